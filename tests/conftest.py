@@ -79,21 +79,36 @@ def tiny_params(source: Path, variants: list[str] | None = None) -> dict:
     return params
 
 
-@pytest.fixture
-def dvc_project(tmp_path, mnist_folder):
-    """A fresh git + DVC repository holding this project's pipeline; returns (path, params dict)."""
-    project = tmp_path / "project"
-    project.mkdir()
+SMALL_SET = ["mlp", "sphere", "pca"]  # a 100-d, a spherical 3-d and the PCA of the 100-d one
+
+
+def make_project(path: Path, source: Path, variants: list[str] | None = None) -> tuple[Path, dict]:
+    """A fresh git + DVC repository holding this project's pipeline on tiny synthetic data."""
+    path.mkdir()
     for item in ("dvc.yaml", "stages", "autoencoders"):
         src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / item)
-    run(["git", "init", "-q"], project)
-    run(["git", "config", "user.email", "test@example.com"], project)
-    run(["git", "config", "user.name", "test"], project)
-    run(["dvc", "init", "-q"], project)
-    params = tiny_params(mnist_folder)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (project / ".gitignore").write_text("__pycache__/\n")
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "init"], project)
-    return project, params
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, path / item)
+    run(["git", "init", "-q"], path)
+    run(["git", "config", "user.email", "test@example.com"], path)
+    run(["git", "config", "user.name", "test"], path)
+    run(["dvc", "init", "-q"], path)
+    shutil.copytree(ROOT / ".dvc" / "plots", path / ".dvc" / "plots")  # the custom plot template
+    params = tiny_params(source, variants)
+    params["judge"]["epochs"] = 2
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (path / ".gitignore").write_text("__pycache__/\n/mlflow.db\n/mlartifacts/\n")
+    run(["git", "add", "-A"], path)
+    run(["git", "commit", "-qm", "init"], path)
+    return path, params
+
+
+@pytest.fixture
+def dvc_project(tmp_path, mnist_folder):
+    """The whole pipeline in a temporary repository; returns (path, params dict)."""
+    return make_project(tmp_path / "project", mnist_folder)
+
+
+@pytest.fixture
+def small_project(tmp_path, mnist_folder):
+    """The pipeline restricted to SMALL_SET, for end-to-end runs that must stay quick."""
+    return make_project(tmp_path / "project", mnist_folder, SMALL_SET)

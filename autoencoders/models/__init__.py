@@ -21,9 +21,9 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or describes an unknown model."""
 
 
-def build(family: str, arch: dict) -> Autoencoder:
+def build(family: str, arch: dict, registry: dict = FAMILIES) -> torch.nn.Module:
     """Instantiate a family; the model remembers its full arguments (defaults filled in) for checkpoints."""
-    cls = FAMILIES[family]
+    cls = registry[family]
     bound = inspect.signature(cls.__init__).bind(None, **arch)
     bound.apply_defaults()
     model = cls(**arch)
@@ -32,7 +32,7 @@ def build(family: str, arch: dict) -> Autoencoder:
     return model
 
 
-def save_checkpoint(model: Autoencoder, path: str | Path) -> None:
+def save_checkpoint(model: torch.nn.Module, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -41,16 +41,16 @@ def save_checkpoint(model: Autoencoder, path: str | Path) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: str | Path, device="cpu") -> Autoencoder:
+def load_checkpoint(path: str | Path, device="cpu", registry: dict = FAMILIES) -> torch.nn.Module:
     """Rebuild a model from its checkpoint alone; weights_only=True never unpickles code."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        if ckpt["family"] not in FAMILIES:
+        if ckpt["family"] not in registry:
             raise CheckpointError(f"{path}: unknown model family {ckpt['family']!r}")
-        model = build(ckpt["family"], ckpt["arch"])
+        model = build(ckpt["family"], ckpt["arch"], registry)
         model.load_state_dict(ckpt["state_dict"])
     except CheckpointError:
         raise

@@ -40,9 +40,19 @@ class Autoencoder(nn.Module):
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """Map any point onto the set of codes the encoder can produce (identity but for the sphere)."""
+        return z
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decoder_output(z)
         return torch.sigmoid(out) if self.output == "sigmoid" else out.clamp(0, 1)
+
+    @torch.no_grad()
+    def decode_codes(self, codes, batch_size: int = 1000) -> torch.Tensor:
+        """Images (N, 1, 28, 28) for latent points (array-like (N, d)), projected onto the code set first."""
+        z = self.project(torch.as_tensor(codes, dtype=torch.float32))
+        return torch.cat([self.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
 
     def reconstruction_loss(self, out: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         if self.recon == "bce":

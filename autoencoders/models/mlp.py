@@ -34,7 +34,9 @@ class MLPAutoencoder(Autoencoder):
                     nn.init.kaiming_normal_(layer.weight)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x.flatten(1))
+        return self.project(self.encoder(x.flatten(1)))
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
         return F.normalize(z, dim=1) if self.sphere else z
 
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:

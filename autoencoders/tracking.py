@@ -1,0 +1,200 @@
+"""MLflow: where the store is, what a run carries, and its tags. DVC owns the truth; MLflow mirrors it.
+
+Store: MLFLOW_TRACKING_URI when set (a team's server), else SQLite at the repository root (found from
+DVC_ROOT, which DVC points at the parent repository inside `dvc exp run --temp` and queued runs) with
+artifacts in <root>/mlartifacts. Never a path relative to the working folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+EXPERIMENT = "autoencoders"  # one parent run per pipeline state, one child per variant
+LIVE_EXPERIMENT = "autoencoders-training"  # live per-epoch training curves
+
+# Fail fast instead of retrying for minutes when a server goes away mid-run.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server cannot be reached."""
+
+
+def repository_root() -> Path:
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def store() -> tuple[str, str | None]:
+    """(tracking URI, artifact location for new experiments or None to let the server decide)."""
+    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
+        return uri, None
+    root = repository_root()
+    return f"sqlite:///{root / 'mlflow.db'}", (root / "mlartifacts").as_uri()
+
+
+def check_reachable(uri: str, timeout: float = 5) -> None:
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable ({reason}); start it, "
+                                  "or unset MLFLOW_TRACKING_URI to use the local SQLite store") from None
+
+
+def connect(experiment: str = EXPERIMENT) -> str:
+    """Point mlflow at the store (checking a server answers first); return the experiment's id."""
+    import mlflow
+
+    uri, artifacts = store()
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return mlflow.create_experiment(experiment, artifact_location=artifacts)
+    except Exception:  # another process created it first
+        return mlflow.get_experiment_by_name(experiment).experiment_id
+
+
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def tags(**extra: str) -> dict[str, str]:
+    commit = _git("rev-parse", "HEAD")
+    return {"git_commit": commit, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "workspace"),
+            "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", commit), **extra}
+
+
+def flatten(obj, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists are joined into strings."""
+    out = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return out
+
+
+def state_digest(paths: list[Path]) -> str:
+    """A digest of every file under paths (names and bytes): equal digests, equal pipeline state."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in (root.rglob("*") if root.is_dir() else [root]) if p.is_file())
+        for f in files:
+            digest.update(str(f.relative_to(root.parent)).encode())
+            digest.update(hashlib.md5(f.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+class LiveRun:
+    """A run in LIVE_EXPERIMENT that shows a variant's loss per epoch while it trains."""
+
+    def __init__(self, variant: str, run_params: dict):
+        import mlflow
+
+        self.mlflow = mlflow
+        experiment = connect(LIVE_EXPERIMENT)
+        self.run = mlflow.start_run(experiment_id=experiment, run_name=f"train {variant}",
+                                    tags=tags(variant=variant, stage="train"))
+        mlflow.log_params(flatten(run_params))
+
+    def log_epoch(self, row: dict) -> None:
+        self.mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        self.mlflow.end_run("FINISHED" if kind is None else "FAILED")
+        return False
+
+
+def _find_state(client, experiment: str, state: str):
+    runs = client.search_runs([experiment], f"tags.pipeline_state = '{state}' and tags.role = 'pipeline'")
+    return runs
+
+
+def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
+            report_files: list[Path], judge_metrics: dict) -> str:
+    """Log one pipeline state: a parent run with the comparison table, one child per variant.
+
+    Idempotent: a state already logged completely is left as it is; a partial one (an interrupted
+    earlier attempt) is deleted and logged again. Returns the parent run id.
+    """
+    import dataclasses
+
+    import mlflow
+    import numpy as np
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from . import data, io, models
+
+    experiment = connect(EXPERIMENT)
+    client = MlflowClient()
+    for run in _find_state(client, experiment, state):
+        if run.data.tags.get("complete") == "true":
+            print(f"MLflow already holds pipeline state {state}: run {run.info.run_id}")
+            return run.info.run_id
+        for child in client.search_runs([experiment], f"tags.mlflow.parentRunId = '{run.info.run_id}'"):
+            client.delete_run(child.info.run_id)
+        client.delete_run(run.info.run_id)
+
+    train = data.load_npz(split_dir / "train.npz")
+    dataset = mlflow.data.from_numpy(train["images"], targets=train["labels"], name="mnist-train-split",
+                                     source=str((split_dir / "train.npz").resolve()),
+                                     digest=hashlib.md5((split_dir / "train.npz").read_bytes()).hexdigest()[:16])
+    example = data.load_split(split_dir / "test.npz")[0][:2].numpy()
+    shared = {"seed": params_obj.seed, **flatten(dataclasses.asdict(params_obj.data), "data.")}
+    name = os.environ.get("DVC_EXP_NAME", "workspace")
+    with mlflow.start_run(experiment_id=experiment, run_name=f"pipeline {name}",
+                          tags=tags(role="pipeline", pipeline_state=state)) as parent:
+        mlflow.log_params({**shared, **flatten({k: dataclasses.asdict(getattr(params_obj, k))
+                                                for k in ("classify", "gaussians", "judge")})})
+        mlflow.log_table(table.reset_index(), "comparison.json")
+        mlflow.log_metrics({"judge.test_accuracy": judge_metrics["test_accuracy"]})
+        for f in report_files:
+            mlflow.log_artifact(str(f))
+        for variant, v in params_obj.variants.items():
+            folder = variants_dir / variant
+            with mlflow.start_run(experiment_id=experiment, run_name=variant, nested=True,
+                                  tags=tags(role="variant", variant=variant, family=v.family, pipeline_state=state)):
+                mlflow.log_params({**shared, "family": v.family, **flatten(v.arch, "arch."),
+                                   **flatten(dataclasses.asdict(v.train), "train.")})
+                mlflow.log_input(dataset, context="training")
+                for row in _read_history(folder / "history.csv"):
+                    mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
+                metrics = {}
+                for part in ("train", "train_time", "evaluate", "classify", "gaussians"):
+                    numeric = {k: float(x) for k, x in flatten(io.read_json(folder / f"{part}.json")).items()
+                               if isinstance(x, (int, float)) and not isinstance(x, bool)}
+                    metrics.update({f"{part}.{k}": x for k, x in numeric.items()})
+                mlflow.log_metrics(metrics)
+                mlflow.log_artifacts(str(folder / "figures"), "figures")
+                mlflow.log_artifact(str(folder / "generated.png"), "figures")
+                model = models.load_checkpoint(models_dir / variant / "model.pt")
+                info = mlflow.pytorch.log_model(model, name="model", input_example=example, serialization_format="pt2",
+                                                pip_requirements=[f"torch=={torch.__version__}"])
+                mlflow.set_tag("model_uri", info.model_uri)
+        client.set_tag(parent.info.run_id, "complete", "true")
+        return parent.info.run_id
+
+
+def _read_history(path: Path) -> list[dict]:
+    import csv
+
+    with open(path) as f:
+        return [{"epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]), "val_loss": float(r["val_loss"])}
+                for r in csv.DictReader(f)]

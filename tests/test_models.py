@@ -1,0 +1,86 @@
+"""Every family behind the one interface: shapes, ranges, finite loss, bit-identical checkpoints."""
+import pytest
+import torch
+
+from autoencoders import models, params
+from conftest import ROOT
+
+VARIANTS = params.load(ROOT / "params.yaml").variants
+
+
+@pytest.fixture(scope="module")
+def batch():
+    torch.manual_seed(0)
+    return torch.rand(6, 1, 28, 28)
+
+
+def build(name, batch):
+    v = VARIANTS[name]
+    torch.manual_seed(0)
+    model = models.build(v.family, v.arch)
+    if not model.trainable:
+        model.fit(torch.rand(50, 1, 28, 28))
+    return model.eval()
+
+
+def test_every_family_has_a_default_variant():
+    assert {v.family for v in VARIANTS.values()} == set(models.FAMILIES)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_interface_shapes_range_and_loss(name, batch):
+    model = build(name, batch)
+    z = model.encode(batch)
+    assert z.shape == (6, VARIANTS[name].arch["latent_dim"]) == (6, model.latent_dim)
+    x_hat = model.decode(z)
+    assert x_hat.shape == (6, 1, 28, 28)
+    assert x_hat.min() >= 0 and x_hat.max() <= 1
+    loss, parts = model.loss(batch)
+    assert loss.ndim == 0 and torch.isfinite(loss) and parts
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_checkpoint_round_trip_is_bit_identical(name, batch, tmp_path):
+    model = build(name, batch)
+    models.save_checkpoint(model, tmp_path / "m.pt")
+    again = models.load_checkpoint(tmp_path / "m.pt")
+    assert type(again) is type(model) and again.arch == model.arch
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+    with torch.no_grad():
+        assert torch.equal(model.decode(model.encode(batch)), again.decode(again.encode(batch)))
+    # a plain weights_only load works too: the file holds tensors and primitives, no code
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["family"] == VARIANTS[name].family
+
+
+def test_sphere_codes_have_unit_norm(batch):
+    z = build("sphere", batch).encode(batch)
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(6))
+
+
+def test_vae_encodes_to_its_mean_and_samples_in_loss(batch):
+    model = build("vae", batch)
+    assert torch.equal(model.encode(batch), model.encode(batch))
+    torch.manual_seed(1)
+    _, parts = model.loss(batch)
+    assert set(parts) == {"recon", "kl"} and parts["kl"] >= 0
+
+
+def test_pca_reconstructs_exactly_inside_its_span():
+    model = models.build("pca", {"latent_dim": 3})
+    basis = torch.linalg.qr(torch.randn(784, 3)).Q.T
+    x = (torch.randn(200, 3) @ basis * 0.1 + 0.5).view(-1, 1, 28, 28)
+    model.fit(x)
+    torch.testing.assert_close(model.decoder_output(model.encode(x)), x, atol=1e-4, rtol=0)
+
+
+def test_bad_architecture_and_checkpoint_errors(tmp_path):
+    with pytest.raises(ValueError, match="loss: bce needs output: sigmoid"):
+        models.build("mlp", {"latent_dim": 2, "hidden": [4], "output": "linear", "loss": "bce"})
+    with pytest.raises(ValueError, match="latent_dim: must be >= 1, got 0"):
+        models.build("vae", {"latent_dim": 0, "hidden": [4]})
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(models.CheckpointError, match="bad.pt: not a valid checkpoint"):
+        models.load_checkpoint(tmp_path / "bad.pt")
+    with pytest.raises(models.CheckpointError, match="checkpoint not found"):
+        models.load_checkpoint(tmp_path / "missing.pt")
