@@ -1,0 +1,177 @@
+"""What users do with codes: embed a split, fit classifiers on frozen codes, per-digit Gaussians.
+
+Nothing here loads an autoencoder: classifiers and Gaussians work from embeddings alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+SPLITS = ("train", "val", "test")
+
+
+# --- embeddings ----------------------------------------------------------------------------
+
+@torch.no_grad()
+def embed(model, x: torch.Tensor, batch_size: int = 1000, desc: str = "embed") -> np.ndarray:
+    model.eval()
+    chunks = [model.encode(x[i:i + batch_size]).float().cpu()
+              for i in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", leave=False)]
+    return torch.cat(chunks).numpy()
+
+
+def embeddings_frame(split: str, codes: np.ndarray, labels: np.ndarray, index: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
+    frame.insert(0, "label", labels.astype(np.int64))
+    frame.insert(0, "index", index.astype(np.int64))
+    frame.insert(0, "split", split)
+    return frame
+
+
+def load_embeddings(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """split -> (codes float32 (N, d), labels int64 (N,)), rows in file order."""
+    frame = pd.read_parquet(path)
+    zcols = [c for c in frame.columns if c.startswith("z")]
+    return {s: (frame.loc[frame.split == s, zcols].to_numpy(np.float32, copy=True),
+                frame.loc[frame.split == s, "label"].to_numpy(copy=True)) for s in SPLITS}
+
+
+# --- classifiers on frozen codes -------------------------------------------------------------
+
+class Standardizer:
+    """Zero mean, unit variance per dimension, fitted on the training codes."""
+
+    def __init__(self, train: np.ndarray):
+        self.mean = train.mean(0)
+        self.std = train.std(0) + 1e-8
+
+    def __call__(self, z: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(((z - self.mean) / self.std).astype(np.float32))
+
+
+def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    return float((pred == labels).mean())
+
+
+def fit_head(train, val, hidden: int, epochs: int, batch_size: int, lr: float, seed: int):
+    """The conv notebook's head, d-hidden-ReLU-10, trained with Adam on raw frozen codes.
+
+    Returns (predict function, chosen epoch): the epoch with the best validation accuracy.
+    """
+    (z, y), (zv, yv) = train, val
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    head = nn.Sequential(nn.Linear(z.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, 10))
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    z_t, y_t, zv_t = torch.from_numpy(z), torch.from_numpy(y), torch.from_numpy(zv)
+    predict = lambda net, codes: net(torch.from_numpy(codes) if isinstance(codes, np.ndarray) else codes).argmax(1).numpy()
+    best = (-1.0, 0, None)
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(z_t), generator=generator)
+        for start in tqdm(range(0, len(z_t), batch_size), desc=f"head epoch {epoch}", leave=False):
+            idx = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(head(z_t[idx]), y_t[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            acc = accuracy(predict(head, zv_t), yv)
+        if acc > best[0]:
+            best = (acc, epoch, {k: v.clone() for k, v in head.state_dict().items()})
+    head.load_state_dict(best[2])
+    head.eval()
+    return (lambda codes: predict(head, codes)), best[1]
+
+
+def fit_probe(train, val, grid: list[float], seed: int):
+    """Multinomial logistic regression (L2, strength 1/C as in scikit-learn) by full-batch L-BFGS."""
+    (z, y), (zv, yv) = train, val
+    scale = Standardizer(z)
+    x, x_val, y_t = scale(z), scale(zv), torch.from_numpy(y)
+    best = (-1.0, None, None)
+    for c in grid:
+        torch.manual_seed(seed)
+        linear = nn.Linear(x.shape[1], 10)
+        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=300, history_size=20,
+                                      line_search_fn="strong_wolfe", tolerance_grad=1e-6)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(linear(x), y_t, reduction="sum") + linear.weight.pow(2).sum() / (2 * c)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            acc = accuracy(linear(x_val).argmax(1).numpy(), yv)
+        if acc > best[0]:
+            best = (acc, c, linear)
+    linear = best[2]
+    return (lambda codes: linear(scale(codes)).argmax(1).detach().numpy()), best[1]
+
+
+def knn_votes(train, queries: np.ndarray, ks: list[int], chunk: int = 1000) -> dict[int, np.ndarray]:
+    """Majority vote of the k nearest standardized training codes, for every k at once."""
+    z, y = train
+    scale = Standardizer(z)
+    ref, labels = scale(z), torch.from_numpy(y)
+    kmax = max(ks)
+    preds = {k: [] for k in ks}
+    for start in range(0, len(queries), chunk):
+        dist = torch.cdist(scale(queries[start:start + chunk]), ref)
+        nearest = labels[dist.topk(kmax, largest=False).indices]  # (chunk, kmax), closest first
+        for k in ks:
+            votes = nn.functional.one_hot(nearest[:, :k], 10).sum(1).float()
+            votes[:, :] += nn.functional.one_hot(nearest[:, 0], 10) * 0.5  # ties go to the nearest
+            preds[k].append(votes.argmax(1))
+    return {k: torch.cat(v).numpy() for k, v in preds.items()}
+
+
+def fit_knn(train, val, grid: list[int]):
+    zv, yv = val
+    val_preds = knn_votes(train, zv, grid)
+    k = max(grid, key=lambda k: (accuracy(val_preds[k], yv), -k))
+    return (lambda codes: knn_votes(train, codes, [k])[k]), k
+
+
+def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, macro F1 and per-digit precision/recall/F1/support (rows: true digit)."""
+    digits = sorted(set(labels.tolist()))
+    per_digit = {}
+    for d in digits:
+        tp = int(((pred == d) & (labels == d)).sum())
+        precision = tp / max(1, int((pred == d).sum()))
+        recall = tp / max(1, int((labels == d).sum()))
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_digit[str(d)] = {"precision": precision, "recall": recall, "f1": f1, "support": int((labels == d).sum())}
+    return {"accuracy": accuracy(pred, labels), "macro_f1": float(np.mean([m["f1"] for m in per_digit.values()])),
+            "per_digit": per_digit}
+
+
+# --- per-digit Gaussians ---------------------------------------------------------------------
+
+def fit_gaussians(codes: np.ndarray, labels: np.ndarray, covariance: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """digit -> (mean (d,), covariance (d, d)); diag keeps only the variances, as the notebook did."""
+    out = {}
+    for d in sorted(set(labels.tolist())):
+        z = codes[labels == d].astype(np.float64)
+        cov = np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
+        out[d] = (z.mean(0), np.diag(np.diag(cov)) if covariance == "diag" else cov)
+    return out
+
+
+def sample_gaussians(gaussians: dict, per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded samples, per_digit of each digit in digit order: (codes float32, labels)."""
+    rng = np.random.default_rng(seed)
+    codes, labels = [], []
+    for d, (mean, cov) in gaussians.items():
+        # Cholesky of the (jittered) covariance: deterministic and valid for diag and full alike
+        chol = np.linalg.cholesky(cov + 1e-9 * np.eye(len(mean)))
+        codes.append(mean + rng.standard_normal((per_digit, len(mean))) @ chol.T)
+        labels.append(np.full(per_digit, d))
+    return np.concatenate(codes).astype(np.float32), np.concatenate(labels)

@@ -1,0 +1,150 @@
+"""matplotlib figures, each written to a PNG (Agg backend: no display needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def save(fig, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = None, title: str = ""):
+    """images (rows * cols, 28, 28) in [0, 1] laid out row by row, one labelled row per group."""
+    cols = len(images) // rows
+    canvas = np.ones((rows * 29 - 1, cols * 29 - 1))
+    for i, img in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
+        canvas[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = img
+    fig, ax = plt.subplots(figsize=(max(4, cols * 0.45), max(2, rows * 0.45)))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([r * 29 + 14 for r in range(rows)] if row_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels)
+    ax.set_title(title)
+    return fig
+
+
+def single_image(image: np.ndarray, title: str = ""):
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    ax.set_title(title)
+    return fig
+
+
+def _scatter_by_digit(ax, xy: np.ndarray, labels: np.ndarray, **kw) -> None:
+    cmap = plt.get_cmap("tab10")
+    for d in sorted(set(labels.tolist())):
+        pts = xy[labels == d]
+        ax.scatter(*pts.T, s=4, alpha=0.6, color=cmap(d % 10), label=str(d), **kw)
+    ax.legend(markerscale=3, fontsize=7, loc="best", ncol=2)
+
+
+def subsample(n: int, limit: int = 3000, seed: int = 0) -> np.ndarray:
+    """At most `limit` indices out of n, the same ones every run."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if n > limit else np.arange(n)
+
+
+def latent_map(codes: np.ndarray, labels: np.ndarray, title: str):
+    """2-D codes as they are, 3-D as a 3-D scatter, higher dimensions projected by PCA onto two axes."""
+    keep = subsample(len(codes))
+    codes, labels = codes[keep], labels[keep]
+    d = codes.shape[1]
+    fig = plt.figure(figsize=(6, 5.5))
+    if d == 3:
+        ax = fig.add_subplot(projection="3d")
+        _scatter_by_digit(ax, codes, labels)
+        ax.set_xlabel("z0"), ax.set_ylabel("z1"), ax.set_zlabel("z2")
+    else:
+        ax = fig.add_subplot()
+        if d > 3:
+            centred = codes - codes.mean(0)
+            codes = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+            ax.set_xlabel("PC 1 of the codes"), ax.set_ylabel("PC 2 of the codes")
+        else:
+            ax.set_xlabel("z0"), ax.set_ylabel("z1")
+        _scatter_by_digit(ax, codes if d > 1 else np.c_[codes, np.zeros(len(codes))], labels)
+    ax.set_title(title)
+    return fig
+
+
+def to_sphere_angles(codes: np.ndarray) -> np.ndarray:
+    """Unit 3-vectors -> (phi, theta), the spherical-latent notebook's unwrapping of S2."""
+    x, y, z = codes.T
+    theta = np.arccos(np.clip(z / np.linalg.norm(codes, axis=1), -1, 1))
+    return np.c_[np.arctan2(x, y), theta]
+
+
+def from_sphere_angles(angles: np.ndarray) -> np.ndarray:
+    phi, theta = angles.T
+    return np.c_[np.sin(theta) * np.sin(phi), np.sin(theta) * np.cos(phi), np.cos(theta)]
+
+
+def encoder_decoder_map(codes: np.ndarray, labels: np.ndarray, decode, title: str, sphere: bool = False,
+                        n: int = 16):
+    """Encoder map (codes coloured by digit) beside a decoder grid over the same range.
+
+    For a spherical latent both panels use the unwrapped (phi, theta) coordinates.
+    decode maps latent points (M, d) to images (M, 28, 28).
+    """
+    points = to_sphere_angles(codes) if sphere else codes
+    keep = subsample(len(points))
+    lo, hi = points.min(0), points.max(0)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6))
+    _scatter_by_digit(left, points[keep], labels[keep])
+    left.set_title("Encoder map")
+    left.set_xlabel(r"$\varphi$" if sphere else "z0"), left.set_ylabel(r"$\theta$" if sphere else "z1")
+    xs = np.linspace(lo[0], hi[0], n)
+    ys = np.linspace(hi[1], lo[1], n)  # top row = largest z1, as on the scatter
+    grid = np.array([[x, y] for y in ys for x in xs], dtype=np.float64)
+    latent = from_sphere_angles(grid) if sphere else grid
+    images = decode(latent.astype(np.float32))
+    canvas = images.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
+    right.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=(lo[0], hi[0], lo[1], hi[1]), aspect="auto")
+    right.set_title("Decoder grid")
+    right.set_xlabel(left.get_xlabel()), right.set_ylabel(left.get_ylabel())
+    fig.suptitle(title)
+    return fig
+
+
+def code_histograms(codes: np.ndarray, title: str, max_dims: int = 16):
+    """One histogram per latent dimension (the first max_dims), as the conv notebook plotted."""
+    d = min(codes.shape[1], max_dims)
+    cols = min(d, 4)
+    rows = -(-d // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < d:
+            ax.hist(codes[:, i], bins=50, color="C0")
+            ax.set_title(f"z{i}", fontsize=9)
+        else:
+            ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: dict[str, list[tuple[int, float, float]]], title: str):
+    """curves: name -> [(epoch, train loss, val loss)]; one line pair per name."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, rows) in enumerate(curves.items()):
+        epochs, train, val = zip(*rows)
+        ax.plot(epochs, train, "--", color=f"C{i}", label=f"{name} train")
+        ax.plot(epochs, val, "-", color=f"C{i}", label=f"{name} val")
+    ax.set_xlabel("epoch"), ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,71 @@
+"""evaluate@V: reconstruction quality on the official test set, and the figures a user looks at.
+
+Reads: the checkpoint, the embeddings parquet (test codes), SPLIT/test.npz, the training history.
+Writes: a metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's metric) and
+FIGURES/*.png: reconstructions, latent map, code histograms, loss curves, and for 2-D or spherical
+latents the encoder map beside a decoder grid.
+"""
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autoencoders import data, io, latent, models, plots
+from autoencoders.train import reconstruction_errors
+
+
+def one_of_each_digit(labels: np.ndarray) -> np.ndarray:
+    return np.array([np.flatnonzero(labels == d)[0] for d in sorted(set(labels.tolist()))])
+
+
+def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: np.ndarray, history: list[dict]):
+    """name of PNG -> matplotlib figure."""
+    with torch.no_grad():
+        picks = one_of_each_digit(labels)
+        recon = model.decode(model.encode(test_x[picks]))
+    pairs = torch.cat([test_x[picks], recon]).squeeze(1).numpy()
+    out = {
+        "reconstructions": plots.image_grid(pairs, rows=2, row_labels=["original", "reconstructed"],
+                                            title=f"{name}: test digits and their reconstructions"),
+        "latent_map": plots.latent_map(codes, labels, f"{name}: test codes by digit"),
+        "code_histograms": plots.code_histograms(codes, f"{name}: distribution of each code dimension"),
+        "loss_curves": plots.loss_curves(
+            {name: [(int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])) for r in history]},
+            f"{name}: training and validation loss"),
+    }
+    on_sphere = codes.shape[1] == 3 and np.allclose(np.linalg.norm(codes, axis=1), 1, atol=1e-4)
+    if codes.shape[1] == 2 or on_sphere:
+        out["encoder_decoder"] = plots.encoder_decoder_map(
+            codes, labels, lambda z: model.decode_codes(z).squeeze(1).numpy(), f"{name}: encoder map and decoder grid" + (" on S2, unwrapped" if on_sphere else ""),
+            sphere=on_sphere)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--embeddings", required=True)
+    parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--history", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--figures", type=Path, required=True)
+    args = parser.parse_args()
+    name = Path(args.model).parent.name
+    model = models.load_checkpoint(args.model)
+    test_x, test_y = data.load_split(args.split / "test.npz")
+    codes, labels = latent.load_embeddings(args.embeddings)["test"]
+    with open(args.history) as f:
+        history = list(csv.DictReader(f))
+    metrics = reconstruction_errors(model, test_x)
+    with data.atomic_dir(args.figures) as tmp:
+        for fig_name, fig in figures(name, model, test_x, codes, labels, history).items():
+            plots.save(fig, tmp / f"{fig_name}.png")
+    io.write_json(args.metrics, metrics)
+    print(f"{name}: test squared error per image {metrics['sq_error_per_image']:.3f}, "
+          f"MSE per pixel {metrics['mse_per_pixel']:.5f}")
+
+
+if __name__ == "__main__":
+    main()

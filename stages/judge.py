@@ -1,0 +1,35 @@
+"""judge: train the pixel-space CNN that scores generated digits, on real training images only.
+
+Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device. Writes: the checkpoint and a
+metrics JSON with its validation and official-test accuracy.
+"""
+import argparse
+from pathlib import Path
+
+from autoencoders import data, io, judge, models, params
+from autoencoders.train import fit, pick_device, seed_everything
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    p = params.load(args.params)
+    device = pick_device(p.train.device)
+    train, val, test = (data.load_split(args.split / f"{s}.npz", device) for s in ("train", "val", "test"))
+    seed_everything(p.seed)
+    model = models.build("judge", {}, judge.JUDGES).to(device)
+    cfg = params.TrainParams(epochs=p.judge.epochs, batch_size=p.judge.batch_size, lr=p.judge.lr, schedule="onecycle")
+    fit(model, train, val, cfg, seed=p.seed, name="judge")
+    accuracy = {name: float((judge.judge_outputs(model, x)[0] == y.cpu().numpy()).mean())
+                for name, (x, y) in (("val", val), ("test", test))}
+    models.save_checkpoint(model, args.model)
+    io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"]})
+    print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""report: compare every variant in one table; write reports/summary.{md,json} and reports/index.html.
+
+Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics.
+Writes: summary.md, summary.json (a DVC metric: every variant's key figures) and index.html,
+which links the figures relatively, so the reports folder can be opened or moved as it is.
+"""
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from autoencoders import io, params, plots, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--variants", type=Path, required=True)
+    parser.add_argument("--judge-metrics", required=True)
+    parser.add_argument("--markdown", required=True)
+    parser.add_argument("--json", required=True)
+    parser.add_argument("--html", type=Path, required=True)
+    parser.add_argument("--loss-curves", type=Path, required=True, help="prefix for the .csv and .png")
+    args = parser.parse_args()
+    p = params.load(args.params)
+    table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
+    judge_accuracy = io.read_json(args.judge_metrics)["test_accuracy"]
+    figures = {name: sorted(os.path.relpath(f, args.html.parent)
+                            for f in [*(args.variants / name / "figures").glob("*.png"), args.variants / name / "generated.png"])
+               for name in p.variants}
+    histories = {}
+    for name in p.variants:
+        with open(args.variants / name / "history.csv") as f:
+            histories[name] = [(int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])) for r in csv.DictReader(f)]
+    trained = {name: rows for name, rows in histories.items() if p.variants[name].family != "pca"}
+    long = pd.DataFrame([{"variant": name, "epoch": e, "train_loss": t, "val_loss": v}
+                         for name, rows in trained.items() for e, t, v in rows])
+    io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
+    plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
+               args.loss_curves.with_suffix(".png"))
+    io.write_text(args.markdown, report.summary_markdown(table, judge_accuracy))
+    io.write_json(args.json, report.summary_metrics(table))
+    io.write_text(args.html, report.summary_html(table, judge_accuracy, figures))
+    print(report.to_markdown(table))
+
+
+if __name__ == "__main__":
+    main()

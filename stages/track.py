@@ -1,0 +1,32 @@
+"""track: mirror this pipeline state into MLflow (a parent run and one child run per variant).
+
+Reads everything the report shows, the checkpoints and the train split. Writes nothing DVC tracks:
+with no outputs, this stage is never restored from DVC's run-cache, so MLflow always ends up holding
+the state DVC just produced, even when every other stage came from the cache. The state digest keys
+the parent run, so a state is logged once however often it is reached.
+"""
+import argparse
+from pathlib import Path
+
+from autoencoders import io, params, report, tracking
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--variants", type=Path, required=True)
+    parser.add_argument("--models", type=Path, required=True)
+    parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--reports", type=Path, nargs="+", required=True)
+    parser.add_argument("--judge-metrics", type=Path, required=True)
+    args = parser.parse_args()
+    p = params.load(args.params)
+    table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
+    state = tracking.state_digest([Path(args.params), args.variants, args.models, *args.reports])
+    run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, args.reports,
+                              io.read_json(args.judge_metrics))
+    print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The whole pipeline, end to end, through the real dvc CLI and a real MLflow store.
+
+Runs on SMALL_SET (mlp, sphere, pca) of tiny synthetic data to stay quick.
+"""
+import json
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import BIN, SMALL_SET, run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real `mlflow server` on 127.0.0.1 with its own SQLite backend and artifact folder."""
+    port = free_port()
+    store = tmp_path / "server"
+    store.mkdir()
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}", "--artifacts-destination", str(store / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=(store / "server.log").open("w"))
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((store / "server.log").read_text())
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("mlflow server did not start")
+    yield uri
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def runs(client, experiment: str, where: str = ""):
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], where) if exp else []
+
+
+def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
+    project, _ = small_project
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    result = run(["dvc", "repro"], project, env=env)
+    assert "Running stage 'track'" in result.stdout
+
+    # latent-space stages
+    for name in SMALL_SET:
+        folder = project / "reports" / "variants" / name
+        classify = json.loads((folder / "classify.json").read_text())
+        assert set(classify) == {"head", "probe", "knn"}
+        assert {"accuracy", "macro_f1", "per_digit"} <= set(classify["probe"])
+        assert (folder / "confusion" / "probe.csv").read_text().startswith("actual,predicted")
+        gaussians = json.loads((folder / "gaussians.json").read_text())
+        assert 0 <= gaussians["generated"]["judge_accuracy"] <= 1 and gaussians["generated"]["fjd"] >= 0
+        assert (folder / "generated.png").read_bytes()[:4] == b"\x89PNG"
+        figures = {p.stem for p in (folder / "figures").glob("*.png")}
+        assert {"reconstructions", "latent_map", "code_histograms", "loss_curves"} <= figures
+    assert "encoder_decoder" in {p.stem for p in (project / "reports/variants/sphere/figures").glob("*.png")}
+    assert len((project / "data/embeddings/sphere.parquet").read_bytes()) > 0
+
+    # report: every linked image exists, the summary is a DVC metric
+    page = (project / "reports" / "index.html").read_text()
+    links = re.findall(r'<img src="([^"]+)"', page)
+    assert len(links) >= 5 * len(SMALL_SET)
+    assert all((project / "reports" / link).is_file() for link in links)
+    summary = json.loads((project / "reports" / "summary.json").read_text())
+    assert set(summary) == set(SMALL_SET) and summary["mlp"]["ratio_to_pca"] > 0
+    shown = run(["dvc", "metrics", "show", "--json"], project).stdout
+    assert "summary.json" in shown
+
+    # MLflow: one parent, one child per variant with everything on it
+    mlflow.set_tracking_uri(mlflow_server)
+    client = MlflowClient()
+    parents = runs(client, "autoencoders", "tags.role = 'pipeline'")
+    assert len(parents) == 1 and parents[0].data.tags["complete"] == "true"
+    parent_id = parents[0].info.run_id
+    children = runs(client, "autoencoders", f"tags.mlflow.parentRunId = '{parent_id}'")
+    assert sorted(c.data.tags["variant"] for c in children) == sorted(SMALL_SET)
+    assert "comparison.json" in {a.path for a in client.list_artifacts(parent_id)}
+    for child in children:
+        tags, metrics, params = child.data.tags, child.data.metrics, child.data.params
+        assert {"git_commit", "dvc_exp_name", "baseline_rev", "variant"} <= set(tags)
+        assert {"evaluate.sq_error_per_image", "classify.probe.accuracy", "gaussians.generated.fjd"} <= set(metrics)
+        assert params["arch.latent_dim"] in {"100", "3"} and "train.lr" in params
+        assert {a.path for a in client.list_artifacts(child.info.run_id, "figures")} >= {"figures/latent_map.png"}
+        assert child.inputs.dataset_inputs[0].dataset.name == "mnist-train-split"
+    sphere = next(c for c in children if c.data.tags["variant"] == "sphere")
+    model = mlflow.pytorch.load_model(sphere.data.tags["model_uri"])
+    import torch
+    out = model(torch.rand(2, 1, 28, 28))
+    assert tuple(out.shape) == (2, 1, 28, 28)
+    live = runs(client, "autoencoders-training")
+    assert len(live) == len(SMALL_SET)
+    assert len(client.get_metric_history(next(r for r in live if r.data.tags["variant"] == "mlp").info.run_id,
+                                         "val_loss")) == 2  # one point per epoch
+
+    # nothing changed: nothing runs, MLflow gains nothing
+    again = run(["dvc", "repro"], project, env=env)
+    assert "Running stage" not in again.stdout
+    assert len(runs(client, "autoencoders", "tags.role = 'pipeline'")) == 1
+
+    # the decode command on the pipeline's own model
+    out_png = project / "point.png"
+    run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(out_png)], project)
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_experiments_log_to_the_repository_sqlite_store(small_project):
+    project, _ = small_project
+    run(["dvc", "exp", "run", "-n", "wide", "-S", "variants.mlp.latent_dim=8"], project)
+    run(["dvc", "exp", "run", "--temp", "-n", "narrow", "-S", "variants.mlp.latent_dim=4"], project)
+    assert (project / "mlflow.db").is_file() and (project / "mlartifacts").is_dir()
+    with sqlite3.connect(project / "mlflow.db") as db:
+        names = {row[0] for row in db.execute(
+            "select t.value from tags t join runs r on r.run_uuid = t.run_uuid "
+            "where t.key = 'dvc_exp_name' and r.lifecycle_stage = 'active' and r.run_uuid in "
+            "(select run_uuid from tags where key = 'role' and value = 'pipeline')")}
+    assert names == {"wide", "narrow"}
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    narrow = runs(MlflowClient(), "autoencoders", "tags.dvc_exp_name = 'narrow' and tags.variant = 'mlp'")
+    assert narrow[0].data.params["arch.latent_dim"] == "4"
+    # artifacts of the --temp run live at the repository root, not in the deleted temporary copy
+    assert Path(narrow[0].info.artifact_uri.removeprefix("file://")).is_relative_to(project / "mlartifacts")
+
+
+def test_unreachable_tracking_server_fails_before_training(small_project):
+    project, _ = small_project
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    run(["dvc", "repro", "split"], project)
+    result = run(["dvc", "repro", "train@mlp"], project, env={"MLFLOW_TRACKING_URI": uri}, check=False, timeout=120)
+    assert result.returncode != 0
+    assert f"TrackingUnavailable: MLflow tracking server {uri} is unreachable" in result.stderr
+    assert "epoch 1" not in result.stderr
+    assert not (project / "models" / "mlp" / "model.pt").exists()
