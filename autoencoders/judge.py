@@ -46,10 +46,14 @@ def judge_outputs(judge: JudgeCNN, images: torch.Tensor, batch_size: int = 1000)
     return torch.cat(preds).numpy(), torch.cat(feats).numpy()
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between two feature sets (rows = samples)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of a feature set (rows = samples): all a Frechet distance needs of it."""
+    return features.mean(0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between two (mean, covariance) pairs."""
+    (mu_a, cov_a), (mu_b, cov_b) = a, b
     with warnings.catch_warnings():  # dead ReLU features make the product singular; sqrtm still copes
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         root = np.real(scipy.linalg.sqrtm(cov_a @ cov_b))  # tiny imaginary parts are numerical noise

@@ -89,15 +89,19 @@ def fit_head(train, val, hidden: int, epochs: int, batch_size: int, lr: float, s
 
 
 def fit_probe(train, val, grid: list[float], seed: int):
-    """Multinomial logistic regression (L2, strength 1/C as in scikit-learn) by full-batch L-BFGS."""
+    """Multinomial logistic regression (L2, strength 1/C as in scikit-learn) by full-batch L-BFGS.
+
+    Walks the C grid from the strongest regularisation up, each fit starting from the previous
+    solution (a warm start: about half the time of cold starts, same accuracy).
+    """
     (z, y), (zv, yv) = train, val
     scale = Standardizer(z)
     x, x_val, y_t = scale(z), scale(zv), torch.from_numpy(y)
     best = (-1.0, None, None)
-    for c in grid:
-        torch.manual_seed(seed)
-        linear = nn.Linear(x.shape[1], 10)
-        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=300, history_size=20,
+    torch.manual_seed(seed)
+    linear = nn.Linear(x.shape[1], 10)
+    for c in sorted(grid):
+        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=100, history_size=20,
                                       line_search_fn="strong_wolfe", tolerance_grad=1e-6)
 
         def closure():
@@ -110,8 +114,8 @@ def fit_probe(train, val, grid: list[float], seed: int):
         with torch.no_grad():
             acc = accuracy(linear(x_val).argmax(1).numpy(), yv)
         if acc > best[0]:
-            best = (acc, c, linear)
-    linear = best[2]
+            best = (acc, c, {k: v.clone() for k, v in linear.state_dict().items()})
+    linear.load_state_dict(best[2])
     return (lambda codes: linear(scale(codes)).argmax(1).detach().numpy()), best[1]
 
 
@@ -127,7 +131,7 @@ def knn_votes(train, queries: np.ndarray, ks: list[int], chunk: int = 1000) -> d
         nearest = labels[dist.topk(kmax, largest=False).indices]  # (chunk, kmax), closest first
         for k in ks:
             votes = nn.functional.one_hot(nearest[:, :k], 10).sum(1).float()
-            votes[:, :] += nn.functional.one_hot(nearest[:, 0], 10) * 0.5  # ties go to the nearest
+            votes += nn.functional.one_hot(nearest[:, 0], 10) * 0.5  # ties go to the nearest
             preds[k].append(votes.argmax(1))
     return {k: torch.cat(v).numpy() for k, v in preds.items()}
 

@@ -37,11 +37,14 @@ class DataParams:
 class TrainParams:
     """Training settings: `train:` holds the shared defaults, a variant overrides any of them."""
     device: str = "auto"  # auto picks cuda, then mps, then cpu
-    epochs: int = field(default=10, metadata=_range(0))
+    epochs: int = field(default=10, metadata=_range(1))
     batch_size: int = field(default=128, metadata=_range(1))
     lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
     weight_decay: float = field(default=0.0, metadata=_range(0))
     schedule: Literal["constant", "onecycle", "cosine"] = "constant"
+    # tensor: slices of the in-memory split. dataloader: the notebooks' per-item torch DataLoader,
+    # several times slower, kept as the baseline the benchmarks compare against.
+    loader: Literal["tensor", "dataloader"] = "tensor"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """gaussians@V: one Gaussian per digit on the train codes, sampled and decoded into new digits.
 
-Reads: the embeddings parquet, the variant's checkpoint (its decoder), the judge, SPLIT/test.npz;
+Reads: the embeddings parquet, the variant's checkpoint (its decoder), the judge and its reference
+statistics of the real test images, SPLIT/test.npz;
 params seed, gaussians. Writes: the Gaussians (npz), a metrics JSON (judge accuracy of the samples,
 overall and per digit, their Frechet judge distance to the real test images, and the same two
 figures for decoded real test codes as the ceiling) and a 10 x N grid PNG of generated digits.
@@ -14,12 +15,12 @@ import torch
 from autoencoders import data, io, judge, latent, models, params, plots
 
 
-def judged(referee, images: torch.Tensor, labels: np.ndarray, real_features: np.ndarray) -> dict:
+def judged(referee, images: torch.Tensor, labels: np.ndarray, reference) -> dict:
     """Judge accuracy (overall, per digit) and Frechet judge distance of images to the real ones."""
     preds, feats = judge.judge_outputs(referee, images)
     per_digit = {str(d): float((preds[labels == d] == d).mean()) for d in sorted(set(labels.tolist()))}
     return {"judge_accuracy": float((preds == labels).mean()), "per_digit_accuracy": per_digit,
-            "fjd": judge.frechet_distance(feats, real_features)}
+            "fjd": judge.frechet_distance(judge.feature_stats(feats), reference)}
 
 
 def main() -> None:
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--embeddings", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--judge", required=True)
+    parser.add_argument("--reference", required=True)
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--gaussians", required=True)
     parser.add_argument("--metrics", required=True)
@@ -37,14 +39,15 @@ def main() -> None:
     emb = latent.load_embeddings(args.embeddings)
     model = models.load_checkpoint(args.model)
     referee = models.load_checkpoint(args.judge, registry=judge.JUDGES)
-    test_x, test_y = data.load_split(args.split / "test.npz")
-    real_features = judge.judge_outputs(referee, test_x)[1]
+    test_y = data.load_npz(args.split / "test.npz")["labels"].astype(np.int64)
+    stats = data.load_npz(args.reference)
+    reference = (stats["mean"], stats["covariance"])
 
     gaussians = latent.fit_gaussians(*emb["train"], p.gaussians.covariance)
     codes, labels = latent.sample_gaussians(gaussians, p.gaussians.samples_per_digit, p.seed)
     generated = model.decode_codes(codes)  # samples go back onto the sphere for the S2 variant
-    metrics = {"generated": judged(referee, generated, labels, real_features),
-               "reconstructed": judged(referee, model.decode_codes(emb["test"][0]), test_y.numpy(), real_features)}
+    metrics = {"generated": judged(referee, generated, labels, reference),
+               "reconstructed": judged(referee, model.decode_codes(emb["test"][0]), test_y, reference)}
 
     digits = list(gaussians)
     data.save_npz(args.gaussians, {"digits": np.array(digits), "means": np.stack([gaussians[d][0] for d in digits]),

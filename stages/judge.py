@@ -1,7 +1,8 @@
 """judge: train the pixel-space CNN that scores generated digits, on real training images only.
 
-Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device. Writes: the checkpoint and a
-metrics JSON with its validation and official-test accuracy.
+Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device. Writes: the checkpoint, the
+mean and covariance of its features on the real test images (the reference every generated set is
+measured against) and a metrics JSON with its validation and official-test accuracy.
 """
 import argparse
 from pathlib import Path
@@ -15,6 +16,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--model", required=True)
+    parser.add_argument("--reference", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
     p = params.load(args.params)
@@ -26,7 +28,9 @@ def main() -> None:
     fit(model, train, val, cfg, seed=p.seed, name="judge")
     accuracy = {name: float((judge.judge_outputs(model, x)[0] == y.cpu().numpy()).mean())
                 for name, (x, y) in (("val", val), ("test", test))}
+    mean, cov = judge.feature_stats(judge.judge_outputs(model, test[0])[1])
     models.save_checkpoint(model, args.model)
+    data.save_npz(args.reference, {"mean": mean, "covariance": cov})
     io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"]})
     print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}")
 

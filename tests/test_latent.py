@@ -72,8 +72,9 @@ def test_gaussians_recover_known_means_and_covariances(covariance):
 
 def test_frechet_distance_is_zero_on_itself_and_grows_with_a_shift():
     feats = np.random.default_rng(0).normal(size=(2000, 8))
-    assert judge.frechet_distance(feats, feats) == pytest.approx(0, abs=1e-6)
-    shifts = [judge.frechet_distance(feats, feats + s) for s in (0.5, 1.0, 2.0)]
+    stats = judge.feature_stats(feats)
+    assert judge.frechet_distance(stats, stats) == pytest.approx(0, abs=1e-6)
+    shifts = [judge.frechet_distance(stats, judge.feature_stats(feats + s)) for s in (0.5, 1.0, 2.0)]
     assert shifts == sorted(shifts) and shifts[0] > 0
     assert shifts[1] == pytest.approx(8 * 1.0**2, rel=1e-6)  # a pure shift adds |delta mu|^2
 
