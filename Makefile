@@ -22,7 +22,11 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	dvc repro split
 	$(BIN)/python benchmarks/train_speed.py
+
+bench-pipeline: setup
+	$(BIN)/python benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV)

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         point = parse_point(args.z)
         image = decode_point(args.variant, point, args.models)
     except (UsageError, models.CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
     plots.save(plots.single_image(image, f"{args.variant} at z = {args.z}"), args.out)
     print(f"wrote {args.out}")

@@ -6,6 +6,8 @@ artifacts in <root>/mlartifacts. Never a path relative to the working folder.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -37,6 +39,36 @@ def store() -> tuple[str, str | None]:
     return f"sqlite:///{root / 'mlflow.db'}", (root / "mlartifacts").as_uri()
 
 
+_lock_depth = 0  # store_lock is re-entrant within a process (flock is not)
+
+
+@contextlib.contextmanager
+def store_lock():
+    """Serialise writers of the local SQLite store across processes (parallel `dvc queue` workers).
+
+    SQLite allows one writer at a time and MLflow gives up on a busy database ("database is
+    locked"), so every write to a local store happens under an exclusive lock on mlflow.db.lock.
+    A tracking server needs no such lock.
+    """
+    global _lock_depth
+    uri, _ = store()
+    if not uri.startswith("sqlite:///") or _lock_depth:
+        _lock_depth += 1
+        try:
+            yield
+        finally:
+            _lock_depth -= 1
+        return
+    with open(uri.removeprefix("sqlite:///") + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _lock_depth += 1
+        try:
+            yield
+        finally:
+            _lock_depth -= 1
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def check_reachable(uri: str, timeout: float = 5) -> None:
     if not uri.startswith(("http://", "https://")):
         return
@@ -55,13 +87,14 @@ def connect(experiment: str = EXPERIMENT) -> str:
     uri, artifacts = store()
     check_reachable(uri)
     mlflow.set_tracking_uri(uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    if found is not None:
-        return found.experiment_id
-    try:
-        return mlflow.create_experiment(experiment, artifact_location=artifacts)
-    except Exception:  # another process created it first
-        return mlflow.get_experiment_by_name(experiment).experiment_id
+    with store_lock():  # the first connection creates the SQLite schema: one process at a time
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return mlflow.create_experiment(experiment, artifact_location=artifacts)
+        except Exception:  # a server-side race: another client created it first
+            return mlflow.get_experiment_by_name(experiment).experiment_id
 
 
 def _git(*args: str) -> str:
@@ -106,18 +139,21 @@ class LiveRun:
 
         self.mlflow = mlflow
         experiment = connect(LIVE_EXPERIMENT)
-        self.run = mlflow.start_run(experiment_id=experiment, run_name=f"train {variant}",
-                                    tags=tags(variant=variant, stage="train"))
-        mlflow.log_params(flatten(run_params))
+        with store_lock():
+            self.run = mlflow.start_run(experiment_id=experiment, run_name=f"train {variant}",
+                                        tags=tags(variant=variant, stage="train"))
+            mlflow.log_params(flatten(run_params))
 
     def log_epoch(self, row: dict) -> None:
-        self.mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
+        with store_lock():
+            self.mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, err, tb):
-        self.mlflow.end_run("FINISHED" if kind is None else "FAILED")
+        with store_lock():
+            self.mlflow.end_run("FINISHED" if kind is None else "FAILED")
         return False
 
 

@@ -35,6 +35,40 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+class PerItemImages(torch.utils.data.Dataset):
+    """The notebooks' way: one image at a time, uint8 -> PIL -> ToTensor, as torchvision's MNIST does."""
+
+    def __init__(self, tensors: tuple[torch.Tensor, ...]):
+        import torchvision
+
+        self.images = (tensors[0].cpu() * 255).round().to(torch.uint8).squeeze(1).numpy()
+        self.rest = [t.cpu() for t in tensors[1:]]
+        self.to_tensor = torchvision.transforms.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return (self.to_tensor(Image.fromarray(self.images[i], mode="L")), *(t[i] for t in self.rest))
+
+
+def _batches(train: tuple[torch.Tensor, ...], cfg: TrainParams, generator: torch.Generator):
+    """One epoch of batches: slices of a seeded permutation, or the per-item DataLoader baseline."""
+    n, device = len(train[0]), train[0].device
+    if cfg.loader == "dataloader":
+        loader = torch.utils.data.DataLoader(PerItemImages(train), batch_size=cfg.batch_size, shuffle=True,
+                                             generator=generator)
+        for batch in loader:
+            yield tuple(t.to(device) for t in batch)
+        return
+    order = torch.randperm(n, generator=generator).to(device)
+    for start in range(0, n, cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        yield tuple(t[idx] for t in train)
+
+
 def _schedule(optimizer, cfg: TrainParams, steps_per_epoch: int):
     total = max(1, cfg.epochs * steps_per_epoch)
     if cfg.schedule == "onecycle":
@@ -69,7 +103,8 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
 
     train and val are a tensor of images, or a tuple of aligned tensors (images, labels) that are
     passed to model.loss(*batch). Batches are slices of a seeded permutation of the in-memory
-    tensors, so the same seed gives the same batches. A non-finite loss raises TrainingDiverged
+    tensors (or, with cfg.loader == "dataloader", come through the notebooks' per-item DataLoader),
+    so the same seed gives the same batches. A non-finite loss raises TrainingDiverged
     naming variant, epoch and batch.
     """
     train = _as_tuple(train)
@@ -90,12 +125,10 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=generator).to(train[0].device)
         total, seen = 0.0, 0
-        bar = tqdm(range(steps), desc=f"{name} epoch {epoch}/{cfg.epochs}", unit="batch", leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            batch = tuple(t[idx] for t in train)
+        bar = tqdm(_batches(train, cfg, generator), total=steps, desc=f"{name} epoch {epoch}/{cfg.epochs}",
+                   unit="batch", leave=False)
+        for step, batch in enumerate(bar):
             loss, _ = model.loss(*batch)
             value = loss.item()
             if not math.isfinite(value):
@@ -106,8 +139,8 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
             optimizer.step()
             if scheduler:
                 scheduler.step()
-            total += value * len(idx)
-            seen += len(idx)
+            total += value * len(batch[0])
+            seen += len(batch[0])
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total / seen:.4f}")
         bar.close()

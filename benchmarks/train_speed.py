@@ -1,21 +1,21 @@
 """Training speed: our in-memory loop against the notebooks' DataLoader, side by side, same run.
 
 For every trainable variant in params.yaml, trains a fresh model for a fixed number of batches at the
-variant's (the notebook's) batch size, two ways:
-  ours      the split as one float tensor in memory, batches sliced from a seeded permutation
-            (autoencoders.train.fit, the loop the pipeline uses);
-  notebook  torchvision.datasets.MNIST with per-item ToTensor, through a shuffling DataLoader.
+variant's (the notebook's) batch size, both ways through the pipeline's own loop (train.fit):
+  ours      loader: tensor, the split as one float tensor in memory, batches sliced from a seeded
+            permutation;
+  notebook  loader: dataloader, a shuffling torch DataLoader over a per-item dataset that turns each
+            uint8 image into a PIL image and through ToTensor, exactly as torchvision's MNIST does.
 It also measures this machine's float32 matmul peak and reports the fraction of it that our
 training reaches (model FLOPs counted by torch's FlopCounterMode).
 
-Needs data/raw and data/split (`dvc repro split`). Usage: python benchmarks/train_speed.py [--batches N]
+Needs data/split (`dvc repro split`). Usage: python benchmarks/train_speed.py [--batches N]
 """
 import argparse
+import dataclasses
 import time
 
 import torch
-import torchvision
-from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from autoencoders import data, models, params
@@ -38,41 +38,20 @@ def flops_per_image(model, batch: torch.Tensor) -> float:
     return counter.get_total_flops() / len(batch)
 
 
-def ours(variant, train_x, val_x, batches: int) -> float:
+def images_per_second(variant, train_x, val_x, batches: int, loader: str):
+    """Train a fresh model for `batches` batches; return (images/second, the model)."""
     seed_everything(0)
     model = models.build(variant.family, variant.arch)
     n = batches * variant.train.batch_size
-    cfg = params.TrainParams(epochs=1, batch_size=variant.train.batch_size, lr=variant.train.lr)
-    history = fit(model, train_x[:n], val_x[:1], cfg, seed=0, name=variant.name)
+    cfg = dataclasses.replace(variant.train, epochs=1, schedule="constant", loader=loader)
+    history = fit(model, train_x[:n], val_x[:1], cfg, seed=0, name=f"{variant.name} ({loader})")
     return n / history[0]["seconds"], model
-
-
-def notebook_way(variant, raw_dir: str, batches: int) -> float:
-    seed_everything(0)
-    model = models.build(variant.family, variant.arch)
-    dataset = torchvision.datasets.MNIST(raw_dir, train=True, download=False,
-                                         transform=torchvision.transforms.ToTensor())
-    loader = DataLoader(dataset, batch_size=variant.train.batch_size, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=variant.train.lr)
-    model.train()
-    start = time.perf_counter()
-    seen = 0
-    for step, (x, _) in enumerate(loader):
-        if step == batches:
-            break
-        loss, _ = model.loss(x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        seen += len(x)
-    return seen / (time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--raw", default="data/raw")
     parser.add_argument("--split", default="data/split")
     args = parser.parse_args()
     p = params.load(args.params)
@@ -86,8 +65,8 @@ def main() -> None:
         if not models.FAMILIES[variant.family].trainable:
             continue
         batches = min(args.batches, len(train_x) // variant.train.batch_size)
-        speed, model = ours(variant, train_x, val_x, batches)
-        baseline = notebook_way(variant, args.raw, batches)
+        speed, model = images_per_second(variant, train_x, val_x, batches, "tensor")
+        baseline, _ = images_per_second(variant, train_x, val_x, batches, "dataloader")
         share = flops_per_image(model, train_x[:variant.train.batch_size]) * speed / peak
         print(f"| {variant.name} | {variant.train.batch_size} | {speed:,.0f} | {baseline:,.0f} | "
               f"{speed / baseline:.1f}x | {100 * share:.1f}% |", flush=True)

@@ -23,8 +23,9 @@ def main() -> None:
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     state = tracking.state_digest([Path(args.params), args.variants, args.models, *args.reports])
-    run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, args.reports,
-                              io.read_json(args.judge_metrics))
+    with tracking.store_lock():  # parallel queue workers take turns on a local SQLite store
+        run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, args.reports,
+                                  io.read_json(args.judge_metrics))
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
 
 

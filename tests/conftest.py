@@ -57,8 +57,16 @@ def mnist_folder(tmp_path) -> Path:
     return write_mnist_folder(tmp_path / "mnist-src")
 
 
+@pytest.fixture(autouse=True)
+def no_leaked_tracking_uri(monkeypatch):
+    """mlflow.set_tracking_uri() also sets MLFLOW_TRACKING_URI in os.environ: undo it after each test."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, timeout: float = 600):
-    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    """Run a command with the venv on PATH; the tracking URI is only what the test passes in env."""
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env = {**inherited, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -96,7 +104,7 @@ def make_project(path: Path, source: Path, variants: list[str] | None = None) ->
     params = tiny_params(source, variants)
     params["judge"]["epochs"] = 2
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (path / ".gitignore").write_text("__pycache__/\n/mlflow.db\n/mlartifacts/\n")
+    (path / ".gitignore").write_text("__pycache__/\n/mlflow.db\n/mlflow.db.lock\n/mlartifacts/\n")
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-qm", "init"], path)
     return path, params

@@ -4,6 +4,7 @@ Runs on SMALL_SET (mlp, sphere, pca) of tiny synthetic data to stay quick.
 """
 import json
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -52,6 +53,26 @@ def mlflow_server(tmp_path):
     proc.wait(timeout=30)
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PROBE = """<script>window.addEventListener("load", () => {
+  const imgs = [...document.images];
+  document.title = imgs.length && imgs.every(i => i.complete && i.naturalWidth > 0) ? "ALL-IMAGES-LOADED" : "BROKEN";
+});</script></body>"""
+
+
+def images_load_in_chromium(page: Path) -> bool:
+    """Open a copy of the page (beside it, so relative links hold) in headless Chromium."""
+    probe = page.with_name("_probe.html")
+    probe.write_text(page.read_text().replace("</body>", PROBE))
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--allow-file-access-from-files",
+         f"--user-data-dir={page.parent / '_chromium'}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    probe.unlink()
+    return "<title>ALL-IMAGES-LOADED</title>" in result.stdout
+
+
 def runs(client, experiment: str, where: str = ""):
     exp = client.get_experiment_by_name(experiment)
     return client.search_runs([exp.experiment_id], where) if exp else []
@@ -83,6 +104,8 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     links = re.findall(r'<img src="([^"]+)"', page)
     assert len(links) >= 5 * len(SMALL_SET)
     assert all((project / "reports" / link).is_file() for link in links)
+    if CHROMIUM:  # apt-get install chromium to run this check too
+        assert images_load_in_chromium(project / "reports" / "index.html")
     summary = json.loads((project / "reports" / "summary.json").read_text())
     assert set(summary) == set(SMALL_SET) and summary["mlp"]["ratio_to_pca"] > 0
     shown = run(["dvc", "metrics", "show", "--json"], project).stdout

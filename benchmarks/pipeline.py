@@ -1,0 +1,98 @@
+"""Whole-pipeline benchmark: every stage's wall time and peak RSS, the full and the no-op `dvc repro`,
+and the same pipeline with the notebooks' DataLoader-style training, printed as one table.
+
+Works on a clone of the committed repository in a temporary folder, so your workspace, its
+outputs and its MLflow store are left alone. Takes about as long as three pipeline runs.
+Usage: python benchmarks/pipeline.py [--keep]
+"""
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# Loaded by every Python process of a stage (DVC sets DVC_STAGE): appends the stage's peak RSS.
+SITECUSTOMIZE = '''
+import atexit, os, resource
+if os.environ.get("BENCH_RSS_LOG") and os.environ.get("DVC_STAGE"):
+    atexit.register(lambda: open(os.environ["BENCH_RSS_LOG"], "a").write(
+        f"{os.environ['DVC_STAGE']}\\t{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n"))
+'''
+
+
+def timed_repro(repo: Path, env: dict, args=()) -> tuple[float, dict[str, float]]:
+    """Run `dvc repro`, echoing its output; return (total seconds, stage -> seconds)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(["dvc", "repro", *args], cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
+    stages, current, began = {}, None, start
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        if line.startswith("Running stage '"):
+            now = time.monotonic()
+            if current:
+                stages[current] = now - began
+            current, began = line.split("'")[1], now
+    if proc.wait() != 0:
+        sys.exit(f"dvc repro failed in {repo}")
+    end = time.monotonic()
+    if current:
+        stages[current] = end - began
+    return end - start, stages
+
+
+def peak_rss(log: Path) -> dict[str, float]:
+    """stage -> peak RSS in MiB (the largest of its processes)."""
+    peaks = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
+        stage, kib = line.split("\t")
+        peaks[stage] = max(peaks.get(stage, 0), int(kib) / 1024)
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ae-bench-"))
+    repo, hook = work / "repo", work / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(hook), "BENCH_RSS_LOG": str(work / "rss.log")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+
+    total, ours = timed_repro(repo, env)
+    rss = peak_rss(work / "rss.log")
+    noop, _ = timed_repro(repo, env)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["loader"] = "dataloader"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _, baseline = timed_repro(repo, env)  # download and split are unchanged and not re-run
+
+    print(f"\nWhole pipeline on {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{date.today()}\n")
+    print("| stage | ours (s) | peak RSS (MiB) | notebooks' DataLoader training (s) |")
+    print("|---|---|---|---|")
+    for stage, seconds in ours.items():
+        other = baseline.get(stage)
+        print(f"| {stage} | {seconds:.1f} | {rss.get(stage, 0):.0f} | {'same stage' if other is None else f'{other:.1f}'} |")
+    baseline_total = sum(baseline.get(s, t) for s, t in ours.items())
+    largest = max(rss, key=rss.get)
+    print(f"| **full `dvc repro`** | **{total:.1f}** | **{rss[largest]:.0f}** ({largest}) | **{baseline_total:.1f}** |")
+    print(f"| no-op `dvc repro` | {noop:.1f} | | |")
+    if not args.keep:
+        subprocess.run(["rm", "-rf", str(work)])
+    else:
+        print(f"\nkept {work}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""A catalogue of bad inputs: each fails with its own error class, names the culprit, writes nothing."""
+import gzip
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from autoencoders import data, models
+from conftest import ROOT, run, tiny_params, write_mnist_folder
+
+OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Synthetic MNIST, its split, a trained tiny checkpoint and a valid params.yaml."""
+    ws = tmp_path_factory.mktemp("ws")
+    source = write_mnist_folder(ws / "src")
+    data.download(str(source), ws / "raw")
+    with data.atomic_dir(ws / "split") as tmp:
+        for name, arrays in data.make_splits(ws / "raw", 50, 0, None).items():
+            data.save_npz(tmp / f"{name}.npz", arrays)
+    model = models.build("mlp", {"latent_dim": 2, "hidden": [8]})
+    models.save_checkpoint(model, ws / "models" / "mlp" / "model.pt")
+    (ws / "params.yaml").write_text(yaml.safe_dump(tiny_params(source)))
+    return ws
+
+
+def with_params(ws, tmp, change):
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    change(params)
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params))
+    return tmp / "params.yaml"
+
+
+def stage(name, *args):
+    return [sys.executable, str(ROOT / "stages" / f"{name}.py"), *args]
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def set_magic(path):
+    path.write_bytes(b"\x00\x00\x08\x09" + path.read_bytes()[4:])
+
+
+def zero_first_md5(src):
+    lines = (src / "MD5SUMS").read_text().splitlines()
+    lines[0] = "0" * 32 + lines[0][32:]
+    (src / "MD5SUMS").write_text("\n".join(lines) + "\n")
+
+
+def case(cmd, error, culprit, prepare=None, env=None):
+    return {"cmd": cmd, "error": error, "culprit": culprit, "prepare": prepare, "env": env or {}}
+
+
+def params_case(change, culprit):
+    return case(lambda ws, tmp: stage("download", "--params", str(with_params(ws, tmp, change)), "--out", str(tmp / "out")),
+                "ParamsError", culprit)
+
+
+def set_key(path, value):
+    def change(params):
+        *parents, last = path.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return change
+
+
+def copy_source(ws, tmp, damage=None):
+    src = write_mnist_folder(tmp / "src")
+    if damage:
+        damage(src)
+    return src
+
+
+def download_from(damage):
+    def cmd(ws, tmp):
+        src = copy_source(ws, tmp, damage)
+        params = with_params(ws, tmp, set_key("data.source", str(src)))
+        return stage("download", "--params", str(params), "--out", str(tmp / "out"))
+    return cmd
+
+
+def split_with(damage):
+    def cmd(ws, tmp):
+        raw = tmp / "raw"
+        data.download(str(copy_source(ws, tmp)), raw)
+        damage(raw / "MNIST" / "raw")
+        return stage("split", "--params", str(ws / "params.yaml"), "--raw", str(raw), "--out", str(tmp / "out"))
+    return cmd
+
+
+def train(params_change=None, split=None, variant="mlp"):
+    def cmd(ws, tmp):
+        params = with_params(ws, tmp, params_change) if params_change else ws / "params.yaml"
+        return stage("train", variant, "--params", str(params), "--split", str(split(ws, tmp) if split else ws / "split"),
+                     "--model", str(tmp / "model.pt"), "--history", str(tmp / "history.csv"),
+                     "--metrics", str(tmp / "metrics.json"), "--timing", str(tmp / "timing.json"))
+    return cmd
+
+
+def corrupt_checkpoint(ws, tmp):
+    (tmp / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    return stage("embed", "--model", str(tmp / "bad.pt"), "--split", str(ws / "split"), "--out", str(tmp / "emb.parquet"))
+
+
+def decode(*args):
+    return lambda ws, tmp: [sys.executable, "-m", "autoencoders", "decode", *args, "-o", str(tmp / "point.png"),
+                            "--models", str(ws / "models")]
+
+
+def split_without(name):
+    def make(ws, tmp):
+        folder = tmp / "split"
+        folder.mkdir()
+        for f in ("train.npz", "val.npz", "test.npz"):
+            if f != name:
+                (folder / f).write_bytes((ws / "split" / f).read_bytes())
+        return folder
+    return make
+
+
+CASES = {
+    "unknown top-level key": params_case(set_key("epochz", 3), "epochz: unknown key"),
+    "unknown nested key": params_case(set_key("data.colour", "red"), "data.colour: unknown key"),
+    "wrong type": params_case(set_key("train.batch_size", "big"), "train.batch_size: must be int, got 'big'"),
+    "val_size too large": params_case(set_key("data.val_size", 70000), "data.val_size: must be < 60000, got 70000"),
+    "negative epochs": params_case(set_key("variants.mlp.epochs", -1), "variants.mlp.epochs: must be >= 1, got -1"),
+    "digit out of range": params_case(set_key("data.digits", [3, 10]), "data.digits[1]: must be a digit 0-9, got 10"),
+    "unknown family": params_case(set_key("variants.mlp.family", "gan"), "variants.mlp.family: unknown family 'gan'"),
+    "unknown architecture argument": params_case(set_key("variants.mlp.width", 3), "variants.mlp.width: unknown key"),
+    "truncated IDX file": case(download_from(lambda s: truncate(s / "t10k-images-idx3-ubyte")), "DataError",
+                               "t10k-images-idx3-ubyte: MD5 mismatch"),
+    "checksum mismatch": case(download_from(zero_first_md5), "DataError",
+                              "train-images-idx3-ubyte: MD5 mismatch: expected 00000000000000000000000000000000"),
+    "folder without the files": case(download_from(lambda s: [p.unlink() for p in s.glob("*ubyte")]), "DataError",
+                                     "missing train-images-idx3-ubyte"),
+    "wrong magic number in raw data": case(split_with(lambda r: set_magic(r / "train-labels-idx1-ubyte")), "DataError",
+                                           "train-labels-idx1-ubyte: bad magic number 0x00000809"),
+    "truncated raw data": case(split_with(lambda r: truncate(r / "t10k-images-idx3-ubyte")), "DataError",
+                               "t10k-images-idx3-ubyte: truncated"),
+    "split file missing": case(train(split=split_without("val.npz")), "DataError", "val.npz: file not found"),
+    "loss turns NaN": case(train(set_key("variants.deep2d.lr", 1e30), variant="deep2d"), "TrainingDiverged",
+                           "variant deep2d: loss became"),
+    "corrupt checkpoint": case(corrupt_checkpoint, "CheckpointError", "bad.pt: not a valid checkpoint"),
+    "latent point of the wrong dimension": case(decode("mlp", "--z", "1,2,3"), "UsageError",
+                                                "variant mlp has a 2-d latent space, got 3 values"),
+    "unknown variant to decode": case(decode("vae", "--z", "1,2"), "UsageError", "no trained variant 'vae'"),
+    "tracking URI refusing connections": case(train(), "TrackingUnavailable",
+                                              "MLflow tracking server http://127.0.0.1:9 is unreachable",
+                                              env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_fails_clearly_and_writes_nothing(name, workspace, tmp_path):
+    c = CASES[name]
+    cmd = c["cmd"](workspace, tmp_path)
+    result = run(cmd, ROOT, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", **c["env"]},
+                 check=False, timeout=120)
+    assert result.returncode != 0
+    # the last line naming the error class (tracebacks qualify it with its module) names the culprit
+    line = [ln for ln in result.stderr.splitlines() if f"{c['error']}: " in ln][-1]
+    assert c["culprit"] in line, result.stderr
+    assert not [o for o in OUTPUTS if (tmp_path / o).exists()]
+    assert not list(tmp_path.glob(".*"))  # no temporary files or folders left behind either

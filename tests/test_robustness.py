@@ -1,0 +1,102 @@
+"""The pipeline under the pushes real users give it: repeats, interruptions, remotes, parallel queues."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, SMALL_SET, make_project, run, write_mnist_folder
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """The small pipeline, reproduced once for the module; tests work on copies of it."""
+    base = tmp_path_factory.mktemp("reproduced")
+    project, _ = make_project(base / "project", write_mnist_folder(base / "mnist-src"), SMALL_SET)
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.fixture
+def finished_project(reproduced, tmp_path):
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy
+
+
+def metrics_files(project: Path) -> dict[str, bytes]:
+    """Every metrics JSON but the timings, which measure the machine rather than the model."""
+    return {str(p.relative_to(project)): p.read_bytes() for p in sorted((project / "reports").rglob("*.json"))
+            if p.name != "train_time.json"}
+
+
+def test_repro_force_gives_byte_identical_metrics(finished_project):
+    project = finished_project
+    first = metrics_files(project)
+    assert len(first) >= 12  # train, evaluate, classify, gaussians per variant + judge + summary
+    run(["dvc", "repro", "--force"], project)
+    assert metrics_files(project) == first
+
+
+def test_sigint_during_training_leaves_no_finished_output(small_project):
+    project, params = small_project
+    params["variants"]["mlp"]["epochs"] = 300  # long enough to be interrupted mid-training
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro", "split"], project)
+    log = project / "repro.log"
+    with log.open("w") as out:
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        proc = subprocess.Popen(["dvc", "repro", "train@mlp"], cwd=project, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while "mlp epoch 3/300" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
+        proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not (project / "models" / "mlp" / "model.pt").exists()
+    assert not (project / "reports" / "variants" / "mlp" / "train.json").exists()
+    assert "train@mlp" in json.loads(run(["dvc", "status", "--json"], project).stdout)
+    result = run(["dvc", "repro", "train@mlp"], project)
+    assert "Running stage 'train@mlp'" in result.stdout
+    assert (project / "models" / "mlp" / "model.pt").is_file()
+
+
+def test_push_pull_reproduces_from_the_remote_without_retraining(finished_project, tmp_path):
+    project = finished_project
+    run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results"], project)
+    run(["dvc", "push"], project)
+    clone = tmp_path / "teammate"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert (clone / "models" / "mlp" / "model.pt").read_bytes() == (project / "models" / "mlp" / "model.pt").read_bytes()
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    assert "Running stage" not in run(["dvc", "repro"], clone).stdout
+
+
+def test_parallel_queue_workers_all_reach_mlflow(small_project):
+    project, _ = small_project
+    for dim in (4, 6):
+        run(["dvc", "exp", "run", "--queue", "-n", f"dim{dim}", "-S", f"variants.mlp.latent_dim={dim}"], project)
+    run(["dvc", "queue", "start", "-j", "2"], project)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], project).stdout
+        if "Running" not in status and "Queued" not in status:
+            break
+        time.sleep(3)
+    run(["dvc", "queue", "stop", "--kill"], project, check=False)
+    assert status.count("Success") == 2, status
+    with sqlite3.connect(project / "mlflow.db") as db:
+        complete = {row[0] for row in db.execute(
+            "select t.value from tags t where t.key = 'dvc_exp_name' and t.run_uuid in "
+            "(select run_uuid from tags where key = 'complete' and value = 'true')")}
+    assert complete == {"dim4", "dim6"}
