@@ -23,6 +23,13 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text())
 
 
+def read_history(path: str | Path) -> list[dict]:
+    """A training history CSV (written by the train stage) as rows of epoch, train_loss, val_loss."""
+    with open(path, newline="") as f:
+        return [{"epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]), "val_loss": float(r["val_loss"])}
+                for r in csv.DictReader(f)]
+
+
 def write_csv(path: str | Path, rows: list[dict]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -136,11 +136,11 @@ def code_histograms(codes: np.ndarray, title: str, max_dims: int = 16):
     return fig
 
 
-def loss_curves(curves: dict[str, list[tuple[int, float, float]]], title: str):
-    """curves: name -> [(epoch, train loss, val loss)]; one line pair per name."""
+def loss_curves(curves: dict[str, list[dict]], title: str):
+    """curves: name -> history rows (epoch, train_loss, val_loss); one pair of lines per name."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (name, rows) in enumerate(curves.items()):
-        epochs, train, val = zip(*rows)
+        epochs, train, val = ([row[k] for row in rows] for k in ("epoch", "train_loss", "val_loss"))
         ax.plot(epochs, train, "--", color=f"C{i}", label=f"{name} train")
         ax.plot(epochs, val, "-", color=f"C{i}", label=f"{name} val")
     ax.set_xlabel("epoch"), ax.set_ylabel("loss")

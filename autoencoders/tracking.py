@@ -157,11 +157,6 @@ class LiveRun:
         return False
 
 
-def _find_state(client, experiment: str, state: str):
-    runs = client.search_runs([experiment], f"tags.pipeline_state = '{state}' and tags.role = 'pipeline'")
-    return runs
-
-
 def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
             report_files: list[Path], judge_metrics: dict) -> str:
     """Log one pipeline state: a parent run with the comparison table, one child per variant.
@@ -172,15 +167,13 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
     import dataclasses
 
     import mlflow
-    import numpy as np
-    import torch
     from mlflow.tracking import MlflowClient
 
-    from . import data, io, models
+    from . import data
 
     experiment = connect(EXPERIMENT)
     client = MlflowClient()
-    for run in _find_state(client, experiment, state):
+    for run in client.search_runs([experiment], f"tags.pipeline_state = '{state}' and tags.role = 'pipeline'"):
         if run.data.tags.get("complete") == "true":
             print(f"MLflow already holds pipeline state {state}: run {run.info.run_id}")
             return run.info.run_id
@@ -204,33 +197,32 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
         for f in report_files:
             mlflow.log_artifact(str(f))
         for variant, v in params_obj.variants.items():
-            folder = variants_dir / variant
             with mlflow.start_run(experiment_id=experiment, run_name=variant, nested=True,
                                   tags=tags(role="variant", variant=variant, family=v.family, pipeline_state=state)):
                 mlflow.log_params({**shared, "family": v.family, **flatten(v.arch, "arch."),
                                    **flatten(dataclasses.asdict(v.train), "train.")})
                 mlflow.log_input(dataset, context="training")
-                for row in _read_history(folder / "history.csv"):
-                    mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
-                metrics = {}
-                for part in ("train", "train_time", "evaluate", "classify", "gaussians"):
-                    numeric = {k: float(x) for k, x in flatten(io.read_json(folder / f"{part}.json")).items()
-                               if isinstance(x, (int, float)) and not isinstance(x, bool)}
-                    metrics.update({f"{part}.{k}": x for k, x in numeric.items()})
-                mlflow.log_metrics(metrics)
-                mlflow.log_artifacts(str(folder / "figures"), "figures")
-                mlflow.log_artifact(str(folder / "generated.png"), "figures")
-                model = models.load_checkpoint(models_dir / variant / "model.pt")
-                info = mlflow.pytorch.log_model(model, name="model", input_example=example, serialization_format="pt2",
-                                                pip_requirements=[f"torch=={torch.__version__}"])
-                mlflow.set_tag("model_uri", info.model_uri)
+                _log_variant(variants_dir / variant, models_dir / variant / "model.pt", example)
         client.set_tag(parent.info.run_id, "complete", "true")
         return parent.info.run_id
 
 
-def _read_history(path: Path) -> list[dict]:
-    import csv
+def _log_variant(folder: Path, checkpoint: Path, example) -> None:
+    """Into the active run: the loss curves, every numeric final metric, the figures and the model."""
+    import mlflow
+    import torch
 
-    with open(path) as f:
-        return [{"epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]), "val_loss": float(r["val_loss"])}
-                for r in csv.DictReader(f)]
+    from . import io, models
+
+    for row in io.read_history(folder / "history.csv"):
+        mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
+    metrics = {}
+    for part in ("train", "train_time", "evaluate", "classify", "gaussians"):
+        metrics.update({f"{part}.{k}": float(x) for k, x in flatten(io.read_json(folder / f"{part}.json")).items()
+                        if isinstance(x, (int, float)) and not isinstance(x, bool)})
+    mlflow.log_metrics(metrics)
+    mlflow.log_artifacts(str(folder / "figures"), "figures")
+    mlflow.log_artifact(str(folder / "generated.png"), "figures")
+    info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
+                                    serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
+    mlflow.set_tag("model_uri", info.model_uri)

@@ -6,7 +6,6 @@ FIGURES/*.png: reconstructions, latent map, code histograms, loss curves, and fo
 latents the encoder map beside a decoder grid.
 """
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +30,7 @@ def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: n
                                             title=f"{name}: test digits and their reconstructions"),
         "latent_map": plots.latent_map(codes, labels, f"{name}: test codes by digit"),
         "code_histograms": plots.code_histograms(codes, f"{name}: distribution of each code dimension"),
-        "loss_curves": plots.loss_curves(
-            {name: [(int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])) for r in history]},
-            f"{name}: training and validation loss"),
+        "loss_curves": plots.loss_curves({name: history}, f"{name}: training and validation loss"),
     }
     on_sphere = codes.shape[1] == 3 and np.allclose(np.linalg.norm(codes, axis=1), 1, atol=1e-4)
     if codes.shape[1] == 2 or on_sphere:
@@ -56,8 +53,7 @@ def main() -> None:
     model = models.load_checkpoint(args.model)
     test_x, test_y = data.load_split(args.split / "test.npz")
     codes, labels = latent.load_embeddings(args.embeddings)["test"]
-    with open(args.history) as f:
-        history = list(csv.DictReader(f))
+    history = io.read_history(args.history)
     metrics = reconstruction_errors(model, test_x)
     with data.atomic_dir(args.figures) as tmp:
         for fig_name, fig in figures(name, model, test_x, codes, labels, history).items():

@@ -5,7 +5,6 @@ Writes: summary.md, summary.json (a DVC metric: every variant's key figures) and
 which links the figures relatively, so the reports folder can be opened or moved as it is.
 """
 import argparse
-import csv
 import os
 from pathlib import Path
 
@@ -30,13 +29,9 @@ def main() -> None:
     figures = {name: sorted(os.path.relpath(f, args.html.parent)
                             for f in [*(args.variants / name / "figures").glob("*.png"), args.variants / name / "generated.png"])
                for name in p.variants}
-    histories = {}
-    for name in p.variants:
-        with open(args.variants / name / "history.csv") as f:
-            histories[name] = [(int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])) for r in csv.DictReader(f)]
-    trained = {name: rows for name, rows in histories.items() if p.variants[name].family != "pca"}
-    long = pd.DataFrame([{"variant": name, "epoch": e, "train_loss": t, "val_loss": v}
-                         for name, rows in trained.items() for e, t, v in rows])
+    trained = {name: io.read_history(args.variants / name / "history.csv")
+               for name, v in p.variants.items() if v.family != "pca"}  # PCA has no epochs
+    long = pd.DataFrame([{"variant": name, **row} for name, rows in trained.items() for row in rows])
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
     plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
                args.loss_curves.with_suffix(".png"))

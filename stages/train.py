@@ -31,7 +31,7 @@ def train_variant(variant: params.Variant, seed: int, split_dir: Path, on_epoch=
     metrics = {"train_loss": last["train_loss"], "val_loss": last["val_loss"], "epochs": variant.train.epochs,
                "parameters": sum(p.numel() for p in model.parameters()), "latent_dim": model.latent_dim,
                **{f"test_{k}": v for k, v in reconstruction_errors(model, test_x).items()}}
-    images = len(train_x) * max(1, variant.train.epochs) if model.trainable else len(train_x)
+    images = len(train_x) * variant.train.epochs if model.trainable else len(train_x)
     timing = {"seconds": seconds, "images_per_second": images / seconds, "device": str(device),
               "threads": torch.get_num_threads()}
     return model, history, metrics, timing

@@ -29,6 +29,15 @@ def test_dvc_repro_download_and_split(dvc_project):
     assert hashlib.md5((project / "data" / "split" / "val.npz").read_bytes()).hexdigest() != digest
 
 
+def test_stages_run_the_library_copy_of_their_own_repository(dvc_project):
+    """`dvc exp run --temp` and queued runs work in a copy: they must run that copy's code, not the
+    editable install's (the developer's workspace, possibly with uncommitted changes)."""
+    project, _ = dvc_project
+    library = project / "autoencoders" / "data.py"
+    library.write_text(library.read_text() + "\nprint('library of this repository')\n")
+    assert "library of this repository" in run(["dvc", "repro", "download"], project).stdout
+
+
 def test_dvc_repro_fails_early_on_bad_params(dvc_project):
     project, params = dvc_project
     params["data"]["val_size"] = 70000
