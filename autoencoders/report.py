@@ -64,7 +64,7 @@ def _format(value) -> str:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    header = ["variant", *table.columns]
+    header = [table.index.name or "", *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join([name, *map(_format, row)]) + " |" for name, row in table.iterrows()]
     return "\n".join(lines)

@@ -82,8 +82,13 @@ def test_push_pull_reproduces_from_the_remote_without_retraining(finished_projec
     assert "Running stage" not in run(["dvc", "repro"], clone).stdout
 
 
-def test_parallel_queue_workers_all_reach_mlflow(small_project):
-    project, _ = small_project
+def test_parallel_queue_workers_all_reach_mlflow(finished_project):
+    # The baseline is reproduced first (finished_project), as the README advises: workers then restore
+    # the stages they share from DVC's run-cache instead of computing them at the same moment, which
+    # can collide inside DVC ("unable to remove ... without a confirmation").
+    project = finished_project
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline results"], project)
     for dim in (4, 6):
         run(["dvc", "exp", "run", "--queue", "-n", f"dim{dim}", "-S", f"variants.mlp.latent_dim={dim}"], project)
     run(["dvc", "queue", "start", "-j", "2"], project)
@@ -93,10 +98,11 @@ def test_parallel_queue_workers_all_reach_mlflow(small_project):
         if "Running" not in status and "Queued" not in status:
             break
         time.sleep(3)
+    logs = {name: run(["dvc", "queue", "logs", name], project, check=False).stdout for name in ("dim4", "dim6")}
     run(["dvc", "queue", "stop", "--kill"], project, check=False)
-    assert status.count("Success") == 2, status
+    assert status.count("Success") == 2, (status, logs)
     with sqlite3.connect(project / "mlflow.db") as db:
         complete = {row[0] for row in db.execute(
             "select t.value from tags t where t.key = 'dvc_exp_name' and t.run_uuid in "
             "(select run_uuid from tags where key = 'complete' and value = 'true')")}
-    assert complete == {"dim4", "dim6"}
+    assert {"dim4", "dim6"} <= complete
