@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,11 +65,12 @@ def images_load_in_chromium(page: Path) -> bool:
     """Open a copy of the page (beside it, so relative links hold) in headless Chromium."""
     probe = page.with_name("_probe.html")
     probe.write_text(page.read_text().replace("</body>", PROBE))
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--allow-file-access-from-files",
-         f"--user-data-dir={page.parent / '_chromium'}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-        capture_output=True, text=True, timeout=120)
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--allow-file-access-from-files",
+             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+            capture_output=True, text=True, timeout=120)
     probe.unlink()
     return "<title>ALL-IMAGES-LOADED</title>" in result.stdout
 
