@@ -320,10 +320,16 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: not a readable .npz: {err}") from None
 
 
+def images_tensor(images: np.ndarray, device="cpu"):
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1] on device."""
+    import torch
+
+    return torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(255).unsqueeze(1)
+
+
 def load_split(path: str | Path, device="cpu"):
     """(images as float32 (N, 1, 28, 28) in [0, 1] on device, labels as int64) of one split file."""
     import torch
 
     arrays = load_npz(path)
-    images = torch.from_numpy(arrays["images"]).to(device=device, dtype=torch.float32).div_(255).unsqueeze(1)
-    return images, torch.from_numpy(arrays["labels"].astype(np.int64)).to(device)
+    return images_tensor(arrays["images"], device), torch.from_numpy(arrays["labels"].astype(np.int64)).to(device)

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import data, io, latent, models
+from autoencoders import data, latent, models
 
 
 def embed_splits(model, split_dir: Path) -> pd.DataFrame:
     frames = []
     for split in latent.SPLITS:
         arrays = data.load_npz(split_dir / f"{split}.npz")
-        images, _ = data.load_split(split_dir / f"{split}.npz")
-        codes = latent.embed(model, images, desc=f"embed {split}")
+        codes = latent.embed(model, data.images_tensor(arrays["images"]), desc=f"embed {split}")
         frames.append(latent.embeddings_frame(split, codes, arrays["labels"], arrays["index"]))
     return pd.concat(frames, ignore_index=True)
 
