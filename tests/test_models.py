@@ -66,6 +66,17 @@ def test_vae_encodes_to_its_mean_and_samples_in_loss(batch):
     assert set(parts) == {"recon", "kl"} and parts["kl"] >= 0
 
 
+def test_ksparse_keeps_k_units_in_training_and_alpha_k_when_encoding(batch):
+    model = models.build("ksparse", {"latent_dim": 50, "k": 4, "alpha": 3})
+    assert ((model.sparse_code(batch, 4) != 0).sum(1) <= 4).all()
+    z = model.encode(batch)
+    assert ((z != 0).sum(1) <= 12).all() and (z >= 0).all()
+    # the decoder is the encoder's weight transposed (tied), so there is one weight matrix only
+    assert [name for name, _ in model.named_parameters()] == ["decoder_bias", "encoder.weight", "encoder.bias"]
+    with pytest.raises(ValueError, match=r"k: alpha \* k \(3 \* 20\) must not exceed latent_dim \(50\)"):
+        models.build("ksparse", {"latent_dim": 50, "k": 20, "alpha": 3})
+
+
 def test_pca_reconstructs_exactly_inside_its_span():
     model = models.build("pca", {"latent_dim": 3})
     basis = torch.linalg.qr(torch.randn(784, 3)).Q.T

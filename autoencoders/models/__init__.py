@@ -9,12 +9,14 @@ import torch
 from .base import Autoencoder
 from .conv import ConvAutoencoder
 from .convnet import ConvNetAutoencoder
+from .ksparse import KSparseAutoencoder
 from .mlp import MLPAutoencoder
 from .pca import PCA
 from .vae import VAE
 
 FAMILIES: dict[str, type[Autoencoder]] = {
-    "mlp": MLPAutoencoder, "conv": ConvAutoencoder, "convnet": ConvNetAutoencoder, "vae": VAE, "pca": PCA}
+    "mlp": MLPAutoencoder, "conv": ConvAutoencoder, "convnet": ConvNetAutoencoder, "vae": VAE, "pca": PCA,
+    "ksparse": KSparseAutoencoder}
 
 
 class CheckpointError(ValueError):
