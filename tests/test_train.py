@@ -43,3 +43,20 @@ def test_vae_training_is_deterministic_too():
 def test_diverging_loss_names_variant_epoch_and_batch():
     with pytest.raises(TrainingDiverged, match=r"variant tiny: loss became (nan|inf) at epoch 1, batch \d+"):
         train_once(TrainParams(epochs=2, batch_size=16, lr=1e30))
+
+
+def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
+    from autoencoders.train import _batches
+
+    x = images(40, 0)
+    labels = torch.arange(40)
+    cfg = TrainParams(batch_size=16, loader="dataloader")
+    batches = list(_batches((x, labels), cfg, torch.Generator().manual_seed(0)))
+    assert [len(b[0]) for b in batches] == [16, 16, 8]
+    got_x, got_y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    assert sorted(got_y.tolist()) == list(range(40)) and got_y.tolist() != list(range(40))  # shuffled
+    torch.testing.assert_close(got_x, x[got_y], atol=0.5 / 255, rtol=0)  # through uint8 and ToTensor
+    images_only = next(_batches((x,), cfg, torch.Generator().manual_seed(0)))
+    assert len(images_only) == 1 and images_only[0].shape == (16, 1, 28, 28)
+    _, history = train_once(TrainParams(epochs=1, batch_size=16, loader="dataloader"))
+    assert history[0]["train_loss"] > 0
