@@ -90,6 +90,17 @@ def tiny_params(source: Path, variants: list[str] | None = None) -> dict:
 SMALL_SET = ["mlp", "sphere", "pca"]  # a 100-d, a spherical 3-d and the PCA of the 100-d one
 
 
+def set_param(project: Path, path: str, value) -> None:
+    """Set a dotted key of the project's params.yaml, as `dvc exp run -S path=value` would."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    *parents, last = path.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def make_project(path: Path, source: Path, variants: list[str] | None = None) -> tuple[Path, dict]:
     """A fresh git + DVC repository holding this project's pipeline on tiny synthetic data."""
     path.mkdir()

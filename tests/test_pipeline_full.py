@@ -17,7 +17,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import BIN, SMALL_SET, run
+from conftest import BIN, SMALL_SET, run, set_param
 
 
 def free_port() -> int:
@@ -148,6 +148,11 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     out_png = project / "point.png"
     run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(out_png)], project)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+    # classifier params touch the classify stages only: no training, no embedding
+    set_param(project, "classify.knn_k", [1, 3])
+    changed = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+    assert changed == {f"classify@{name}" for name in SMALL_SET}
 
 
 def test_experiments_log_to_the_repository_sqlite_store(small_project):

@@ -2,20 +2,9 @@
 import json
 
 import torch
-import yaml
 
 from autoencoders import models
-from conftest import run
-
-
-def set_param(project, path, value):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    *parents, last = path.split(".")
-    node = params
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+from conftest import run, set_param
 
 
 def test_train_stages_write_checkpoint_history_and_metrics(dvc_project):

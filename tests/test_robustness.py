@@ -51,12 +51,13 @@ def test_sigint_during_training_leaves_no_finished_output(small_project):
     run(["dvc", "repro", "split"], project)
     log = project / "repro.log"
     with log.open("w") as out:
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        # unbuffered, so the epoch line reaches the log when the epoch ends, not when a buffer fills
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(["dvc", "repro", "train@mlp"], cwd=project, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 120
         while "mlp epoch 3/300" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
         proc.wait(timeout=60)
     assert proc.returncode != 0
