@@ -53,8 +53,11 @@ def test_sigint_during_training_leaves_no_finished_output(small_project):
     with log.open("w") as out:
         # unbuffered, so the epoch line reaches the log when the epoch ends, not when a buffer fills
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
+        # a shell's background job (`make test &`, some CI runners) inherits SIGINT ignored, and
+        # Python then never raises KeyboardInterrupt: give the pipeline the default handling back
         proc = subprocess.Popen(["dvc", "repro", "train@mlp"], cwd=project, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while "mlp epoch 3/300" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
