@@ -65,3 +65,11 @@ def test_missing_or_broken_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
     with pytest.raises(params.ParamsError, match="not valid YAML"):
         params.load(tmp_path / "bad.yaml")
+
+
+def test_exponent_floats_read_as_dvc_writes_them(tmp_path):
+    # `dvc exp run -S variants.vae.lr=1e-4` writes `lr: 1e-4`, a string to YAML 1.1 readers
+    text = (ROOT / "params.yaml").read_text().replace("  lr: 0.001", "  lr: 1e-4")
+    (tmp_path / "params.yaml").write_text(text)
+    assert params.load(tmp_path / "params.yaml").variants["mlp"].train.lr == 1e-4
+    assert yaml.safe_load("a: 1e+30")["a"] == "1e+30"  # why the loader is needed
