@@ -14,6 +14,8 @@ from tqdm import tqdm
 
 SPLITS = ("train", "val", "test")
 
+torch.set_flush_denormal(True)  # for the classifiers' optimisers: see the note in train.py
+
 
 # --- embeddings ----------------------------------------------------------------------------
 

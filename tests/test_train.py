@@ -1,4 +1,8 @@
 """The training loop: deterministic by seed, and a diverging loss stops it with a clear error."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -60,3 +64,24 @@ def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
     assert len(images_only) == 1 and images_only[0].shape == (16, 1, 28, 28)
     _, history = train_once(TrainParams(epochs=1, batch_size=16, loader="dataloader"))
     assert history[0]["train_loss"] > 0
+
+
+def _run_python(code: str) -> str:
+    """Run code in a fresh interpreter (thread modes and imports are per process)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).parent.parent)
+    return done.stdout.strip()
+
+
+def test_training_modules_flush_denormals_in_every_worker_thread():
+    # A tensor large enough for torch to split across its worker threads: if any thread kept the
+    # default mode, part of the product would stay denormal instead of becoming zero.
+    code = ("import autoencoders.{}, torch; x = torch.full((1 << 22,), 1e-39); "
+            "print(int(((x * 1.0) != 0).sum()))")
+    assert _run_python(code.format("train")) == "0"
+    assert _run_python(code.format("latent")) == "0"
+
+
+def test_data_stages_do_not_import_torch():
+    code = "import sys, stages.download, stages.split; print('torch' in sys.modules)"
+    assert _run_python(code) == "False"
