@@ -121,15 +121,13 @@ def fit_probe(train, val, grid: list[float], seed: int):
     return (lambda codes: linear(scale(codes)).argmax(1).detach().numpy()), best[1]
 
 
-def knn_votes(train, queries: np.ndarray, ks: list[int], chunk: int = 1000) -> dict[int, np.ndarray]:
-    """Majority vote of the k nearest standardized training codes, for every k at once."""
-    z, y = train
-    scale = Standardizer(z)
-    ref, labels = scale(z), torch.from_numpy(y)
+def knn_votes(ref: torch.Tensor, labels: torch.Tensor, queries: torch.Tensor, ks: list[int],
+              chunk: int = 1000) -> dict[int, np.ndarray]:
+    """Majority vote of the k nearest reference codes, for every k at once."""
     kmax = max(ks)
     preds = {k: [] for k in ks}
     for start in range(0, len(queries), chunk):
-        dist = torch.cdist(scale(queries[start:start + chunk]), ref)
+        dist = torch.cdist(queries[start:start + chunk], ref)
         nearest = labels[dist.topk(kmax, largest=False).indices]  # (chunk, kmax), closest first
         for k in ks:
             votes = nn.functional.one_hot(nearest[:, :k], 10).sum(1).float()
@@ -139,10 +137,13 @@ def knn_votes(train, queries: np.ndarray, ks: list[int], chunk: int = 1000) -> d
 
 
 def fit_knn(train, val, grid: list[int]):
-    zv, yv = val
-    val_preds = knn_votes(train, zv, grid)
+    """k nearest neighbours among the standardized training codes, k chosen on val."""
+    (z, y), (zv, yv) = train, val
+    scale = Standardizer(z)
+    ref, labels = scale(z), torch.from_numpy(y)  # standardized once, for val and for later queries
+    val_preds = knn_votes(ref, labels, scale(zv), grid)
     k = max(grid, key=lambda k: (accuracy(val_preds[k], yv), -k))
-    return (lambda codes: knn_votes(train, codes, [k])[k]), k
+    return (lambda codes: knn_votes(ref, labels, scale(codes), [k])[k]), k
 
 
 def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
