@@ -44,7 +44,7 @@ class TrainParams:
     weight_decay: float = field(default=0.0, metadata=_range(0))
     schedule: Literal["constant", "onecycle", "cosine"] = "constant"
     # tensor: slices of the in-memory split. dataloader: the notebooks' per-item torch DataLoader,
-    # slower (1.2x to 4.6x here, see the README's Speed section), kept as the baseline the benchmarks compare against.
+    # slower (figures in the README's Speed section), kept as the baseline the benchmarks compare against.
     loader: Literal["tensor", "dataloader"] = "tensor"
 
 
