@@ -2,10 +2,9 @@
 import hashlib
 
 import numpy as np
-import yaml
 
 from autoencoders import data
-from conftest import run
+from conftest import run, set_param
 
 
 def test_dvc_repro_download_and_split(dvc_project):
@@ -21,9 +20,7 @@ def test_dvc_repro_download_and_split(dvc_project):
 
     # nothing changed: nothing runs; a new seed re-runs split only, and changes the bytes
     assert "Data and pipelines are up to date" in run(["dvc", "status", "split"], project).stdout
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["seed"] = 1
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    set_param(project, "seed", 1)
     result = run(["dvc", "repro", "split"], project)
     assert "Running stage 'split'" in result.stdout and "Running stage 'download'" not in result.stdout
     assert hashlib.md5((project / "data" / "split" / "val.npz").read_bytes()).hexdigest() != digest
@@ -39,9 +36,8 @@ def test_stages_run_the_library_copy_of_their_own_repository(dvc_project):
 
 
 def test_dvc_repro_fails_early_on_bad_params(dvc_project):
-    project, params = dvc_project
-    params["data"]["val_size"] = 70000
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    project, _ = dvc_project
+    set_param(project, "data.val_size", 70000)
     result = run(["dvc", "repro", "download"], project, check=False)
     assert result.returncode != 0
     assert "data.val_size: must be < 60000, got 70000" in result.stderr

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import BIN, SMALL_SET, make_project, run, write_mnist_folder
+from conftest import BIN, SMALL_SET, make_project, run, set_param, write_mnist_folder
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +44,8 @@ def test_repro_force_gives_byte_identical_metrics(finished_project):
 
 
 def test_sigint_during_training_leaves_no_finished_output(small_project):
-    project, params = small_project
-    params["variants"]["mlp"]["epochs"] = 300  # long enough to be interrupted mid-training
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project, _ = small_project
+    set_param(project, "variants.mlp.epochs", 300)  # long enough to be interrupted mid-training
     run(["dvc", "repro", "split"], project)
     log = project / "repro.log"
     with log.open("w") as out:

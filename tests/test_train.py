@@ -1,7 +1,5 @@
 """The training loop: deterministic by seed, and a diverging loss stops it with a clear error."""
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +7,7 @@ import torch
 from autoencoders import models
 from autoencoders.params import TrainParams
 from autoencoders.train import TrainingDiverged, fit, seed_everything
-from conftest import synthetic_digits
+from conftest import ROOT, run, synthetic_digits
 
 
 def images(n, seed):
@@ -68,9 +66,7 @@ def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
 
 def _run_python(code: str) -> str:
     """Run code in a fresh interpreter (thread modes and imports are per process)."""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).parent.parent)
-    return done.stdout.strip()
+    return run([sys.executable, "-c", code], ROOT).stdout.strip()
 
 
 def test_training_modules_flush_denormals_in_every_worker_thread():
