@@ -27,6 +27,12 @@ def _range(lo=None, hi=None, *, lo_open=False, hi_open=False):
     return {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open}
 
 
+DEVICE = {"pattern": r"auto|cpu|mps|cuda(:\d+)?", "expected": "auto, cpu, mps, cuda or cuda:N"}
+NON_EMPTY = {"min_items": 1}
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a folder name and a DVC foreach key: no '/', no '.'
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes no more
+
+
 @dataclass(frozen=True)
 class DataParams:
     source: str = "auto"  # auto | torchvision | pypi | a folder holding the IDX files
@@ -37,7 +43,7 @@ class DataParams:
 @dataclass(frozen=True)
 class TrainParams:
     """Training settings: `train:` holds the shared defaults, a variant overrides any of them."""
-    device: str = "auto"  # auto picks cuda, then mps, then cpu
+    device: str = field(default="auto", metadata=DEVICE)  # auto picks cuda, then mps, then cpu
     epochs: int = field(default=10, metadata=_range(1))
     batch_size: int = field(default=128, metadata=_range(1))
     lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
@@ -54,6 +60,11 @@ class Variant:
     family: str
     train: TrainParams
     arch: dict[str, Any]  # constructor arguments of the family
+    overrides: frozenset[str] = frozenset()  # the training keys the variant sets itself
+
+    def key(self, setting: str) -> str:
+        """The params.yaml key a training setting of this variant comes from, for error messages."""
+        return f"variants.{self.name}.{setting}" if setting in self.overrides else f"train.{setting}"
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,8 @@ class ClassifyParams:
     head_epochs: int = field(default=2, metadata=_range(1))
     head_batch_size: int = field(default=25, metadata=_range(1))
     head_lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
-    probe_c: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
-    knn_k: list[int] = field(default_factory=lambda: [1, 5, 15])
+    probe_c: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0], metadata=NON_EMPTY)
+    knn_k: list[int] = field(default_factory=lambda: [1, 5, 15], metadata=NON_EMPTY)
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,13 @@ def _check(value, tp, path: str):
 
 
 def _check_range(value, meta, path: str):
-    if value is None or "lo" not in meta:
+    if value is None:
+        return
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        raise ParamsError(f"{path}: must be {meta['expected']}, got {value!r}")
+    if "min_items" in meta and len(value) < meta["min_items"]:
+        raise ParamsError(f"{path}: must list at least {meta['min_items']} value, got {value!r}")
+    if "lo" not in meta:
         return
     lo, hi = meta["lo"], meta["hi"]
     if lo is not None and (value <= lo if meta["lo_open"] else value < lo):
@@ -191,23 +208,41 @@ def check_arguments(fn, kwargs: dict, path: str) -> dict:
 TRAIN_KEYS = {f.name for f in dataclasses.fields(TrainParams)}
 
 
-def _variant(name: str, raw, defaults: TrainParams) -> Variant:
-    from autoencoders.models import FAMILIES  # torch is only imported when variants are read
-
+def _variant(name: str, raw, defaults: TrainParams, families: dict | None) -> Variant:
     path = f"variants.{name}"
+    if not VARIANT_NAME.fullmatch(str(name)):
+        raise ParamsError(f"{path}: a variant name may hold only letters, digits, '_' and '-'")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping, got {raw!r}")
     family = raw.get("family")
-    if family not in FAMILIES:
-        raise ParamsError(f"{path}.family: unknown family {family!r} (known: {', '.join(sorted(FAMILIES))})")
+    if not isinstance(family, str):
+        raise ParamsError(f"{path}.family: missing (the model family, e.g. mlp)")
     train_raw = {k: v for k, v in raw.items() if k in TRAIN_KEYS}
     train = build(TrainParams, {**dataclasses.asdict(defaults), **train_raw}, path)
-    arch_raw = {k: v for k, v in raw.items() if k not in TRAIN_KEYS and k != "family"}
-    arch = check_arguments(FAMILIES[family].__init__, arch_raw, path)
-    return Variant(name=name, family=family, train=train, arch=arch)
+    arch = {k: v for k, v in raw.items() if k not in TRAIN_KEYS and k != "family"}
+    if families is not None:
+        arch = check_architecture(families, family, arch, path)
+    return Variant(name=name, family=family, train=train, arch=arch, overrides=frozenset(train_raw))
 
 
-def parse(raw: dict) -> Params:
+def check_architecture(families: dict, family: str, arch: dict, path: str) -> dict:
+    """Check a variant's family and constructor arguments against the model registry, building the
+    model on torch's meta device (no memory, no time) so that the family's own checks run too."""
+    if family not in families:
+        raise ParamsError(f"{path}.family: unknown family {family!r} (known: {', '.join(sorted(families))})")
+    arch = check_arguments(families[family].__init__, arch, path)
+    import torch  # only the stages that build models pass the registry, and they have torch loaded
+
+    try:
+        with torch.device("meta"):
+            families[family](**arch)
+    except ValueError as err:  # the families' checks start their message with the argument's name
+        raise ParamsError(f"{path}.{err}") from None
+    return arch
+
+
+def parse(raw: dict, families: dict | None = None) -> Params:
+    """Typed, checked params; with the model registry (families), the variants' architectures too."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params: must be a mapping, got {raw!r}")
     known = {f.name for f in dataclasses.fields(Params)}
@@ -215,7 +250,7 @@ def parse(raw: dict) -> Params:
         if key not in known:
             raise ParamsError(f"{key}: unknown key (allowed: {', '.join(sorted(known))})")
     seed = _check(raw.get("seed", 0), int, "seed")
-    _check_range(seed, _range(0), "seed")
+    _check_range(seed, _range(0, MAX_SEED), "seed")
     data = build(DataParams, raw.get("data"), "data")
     for i, d in enumerate(data.digits or []):
         if not 0 <= d <= 9:
@@ -226,7 +261,7 @@ def parse(raw: dict) -> Params:
     variants_raw = raw.get("variants") or {}
     if not isinstance(variants_raw, dict) or not variants_raw:
         raise ParamsError("variants: must be a non-empty mapping of variant name to settings")
-    variants = {name: _variant(name, v, train) for name, v in variants_raw.items()}
+    variants = {name: _variant(name, v, train, families) for name, v in variants_raw.items()}
     classify = build(ClassifyParams, raw.get("classify"), "classify")
     for i, c in enumerate(classify.probe_c):
         _check_range(c, _range(0, lo_open=True), f"classify.probe_c[{i}]")
@@ -246,7 +281,9 @@ _Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+.0123456789"))
 
 
-def load(path: str | Path = "params.yaml") -> Params:
+def load(path: str | Path = "params.yaml", families: dict | None = None) -> Params:
+    """params.yaml, checked; stages that build autoencoders pass the model registry (models.FAMILIES)
+    so that each variant's family and architecture are checked too (the others need no torch)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
@@ -254,7 +291,7 @@ def load(path: str | Path = "params.yaml") -> Params:
         raw = yaml.load(path.read_text(), Loader=_Yaml12Loader)
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    return parse(raw)
+    return parse(raw, families)
 
 
 def variant(params: Params, name: str) -> Variant:

@@ -1,4 +1,9 @@
-"""The comparison of all variants: one pandas table -> Markdown, HTML and a flat metrics JSON."""
+"""The comparison of all variants: one pandas table -> Markdown, HTML and the headline metrics.
+
+The headline figures (HEADLINE) are the few that people compare across experiments: they are the
+only DVC metrics (reports/metrics.json, flat `<variant>.<figure>` keys), and `compare` reads them.
+Everything else stays in the per-variant files under reports/variants/V/ and in MLflow.
+"""
 from __future__ import annotations
 
 import html
@@ -10,19 +15,33 @@ import pandas as pd
 # Hinton & Salakhutdinov, Science 313 (2006): average squared reconstruction error per test image.
 PAPER_2006 = {"autoencoder 784-1000-500-250-30": 3.00, "PCA, 30 components": 13.87}
 
-COLUMNS = {  # column -> (file, key path) inside reports/variants/V/
-    "latent": ("train.json", "latent_dim"),
-    "parameters": ("train.json", "parameters"),
-    "train s": ("train_time.json", "seconds"),
-    "test sq. error / image": ("evaluate.json", "sq_error_per_image"),
-    "test MSE / pixel": ("evaluate.json", "mse_per_pixel"),
-    "head acc.": ("classify.json", "head.accuracy"),
-    "probe acc.": ("classify.json", "probe.accuracy"),
-    "kNN acc.": ("classify.json", "knn.accuracy"),
-    "generated judge acc.": ("gaussians.json", "generated.judge_accuracy"),
-    "generated FJD": ("gaussians.json", "generated.fjd"),
-    "reconstructed judge acc.": ("gaussians.json", "reconstructed.judge_accuracy"),
+HEADLINE = {  # figure -> (file, key path) inside reports/variants/V/
+    "test_sq_error_per_image": ("evaluate.json", "sq_error_per_image"),
+    "test_mse_per_pixel": ("evaluate.json", "mse_per_pixel"),
+    "head_accuracy": ("classify.json", "head.accuracy"),
+    "probe_accuracy": ("classify.json", "probe.accuracy"),
+    "knn_accuracy": ("classify.json", "knn.accuracy"),
+    "generated_judge_accuracy": ("gaussians.json", "generated.judge_accuracy"),
+    "generated_fjd": ("gaussians.json", "generated.fjd"),
 }
+JUDGE_HEADLINE = "judge.test_accuracy"  # the one figure that belongs to no variant
+
+DETAILS = {  # further columns of the comparison table
+    "latent_dim": ("train.json", "latent_dim"),
+    "parameters": ("train.json", "parameters"),
+    "train_seconds": ("train_time.json", "seconds"),
+    "reconstructed_judge_accuracy": ("gaussians.json", "reconstructed.judge_accuracy"),
+    "collapsed": ("evaluate.json", "collapsed"),
+}
+
+LABELS = {  # column -> its heading in the Markdown and HTML tables, in this order
+    "family": "family", "latent_dim": "latent", "parameters": "parameters", "train_seconds": "train s",
+    "test_sq_error_per_image": "test sq. error / image", "ratio_to_pca": "ratio to PCA",
+    "test_mse_per_pixel": "test MSE / pixel", "head_accuracy": "head acc.", "probe_accuracy": "probe acc.",
+    "knn_accuracy": "kNN acc.", "generated_judge_accuracy": "generated judge acc.",
+    "generated_fjd": "generated FJD", "reconstructed_judge_accuracy": "reconstructed judge acc.",
+}
+COLLAPSED_MARK = " ⚠"
 
 
 def _get(obj, dotted: str):
@@ -34,25 +53,22 @@ def _get(obj, dotted: str):
 def comparison_table(variants_dir: str | Path, families: dict[str, str]) -> pd.DataFrame:
     """One row per variant (families: variant -> family), with the ratio to PCA of the same latent size."""
     variants_dir = Path(variants_dir)
+    sources = {**HEADLINE, **DETAILS}
     rows = []
     for name, family in families.items():
-        files = {f: json.loads((variants_dir / name / f).read_text()) for f in {f for f, _ in COLUMNS.values()}}
+        files = {f: json.loads((variants_dir / name / f).read_text()) for f in {f for f, _ in sources.values()}}
         rows.append({"variant": name, "family": family,
-                     **{col: _get(files[f], key) for col, (f, key) in COLUMNS.items()}})
+                     **{col: _get(files[f], key) for col, (f, key) in sources.items()}})
     table = pd.DataFrame(rows).set_index("variant")
-    pca = table[table.family == "pca"].set_index("latent")["test sq. error / image"]
-    ratio = table["test sq. error / image"] / table["latent"].map(pca)
-    table.insert(table.columns.get_loc("test MSE / pixel"), "ratio to PCA", ratio.where(table.family != "pca"))
+    pca = table[table.family == "pca"].set_index("latent_dim")["test_sq_error_per_image"]
+    table["ratio_to_pca"] = (table["test_sq_error_per_image"] / table["latent_dim"].map(pca)).where(table.family != "pca")
     return table
 
 
-def summary_metrics(table: pd.DataFrame) -> dict:
-    """variant -> {metric: value}: flat enough for `dvc metrics show` and `dvc exp show`."""
-    keys = {"test sq. error / image": "test_sq_error", "ratio to PCA": "ratio_to_pca", "head acc.": "head_acc",
-            "probe acc.": "probe_acc", "kNN acc.": "knn_acc", "generated judge acc.": "gen_judge_acc",
-            "generated FJD": "gen_fjd"}
-    return {name: {short: (None if pd.isna(row[col]) else round(float(row[col]), 5)) for col, short in keys.items()}
-            for name, row in table.iterrows()}
+def headline_metrics(table: pd.DataFrame, judge_accuracy: float) -> dict[str, float]:
+    """The DVC metrics: flat `<variant>.<figure>` keys, so `dvc exp show` can keep or drop them by name."""
+    out = {f"{name}.{figure}": float(row[figure]) for name, row in table.iterrows() for figure in HEADLINE}
+    return {**out, JUDGE_HEADLINE: judge_accuracy}
 
 
 def _format(value) -> str:
@@ -63,30 +79,65 @@ def _format(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None) -> pd.DataFrame:
+    """Formatted cells under their headings: `value ± sd` where spread (`<variant>.<figure>` -> sd over
+    seeds) knows the figure's noise, and collapsed variants marked."""
+    spread = spread or {}
+    shown = pd.DataFrame(index=[f"{n}{COLLAPSED_MARK if c else ''}" for n, c in table["collapsed"].items()])
+    shown.index.name = "variant"
+    for column, label in LABELS.items():
+        cells = []
+        for name, value in table[column].items():
+            sd = spread.get(f"{name}.{column}")
+            cells.append(_format(value) + (f" ± {_format(sd)}" if sd is not None else ""))
+        shown[label] = cells
+    return shown
+
+
 def to_markdown(table: pd.DataFrame) -> str:
+    """A table of display cells (display_table, paper_comparison) as Markdown."""
     header = [table.index.name or "", *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([name, *map(_format, row)]) + " |" for name, row in table.iterrows()]
+    lines += ["| " + " | ".join([str(name), *map(_format, row)]) + " |" for name, row in table.iterrows()]
     return "\n".join(lines)
 
 
 def paper_comparison(table: pd.DataFrame) -> pd.DataFrame:
     """The 2006 paper's 30-d figures beside our 30-d variants."""
-    ours = table[table.latent == 30]["test sq. error / image"]
-    rows = [{"model": f"paper: {k}", "test sq. error / image": v} for k, v in PAPER_2006.items()]
-    rows += [{"model": f"ours: {name}", "test sq. error / image": v} for name, v in ours.items()]
+    column = LABELS["test_sq_error_per_image"]
+    ours = table[table.latent_dim == 30]["test_sq_error_per_image"]
+    rows = [{"model": f"paper: {k}", column: v} for k, v in PAPER_2006.items()]
+    rows += [{"model": f"ours: {name}", column: v} for name, v in ours.items()]
     return pd.DataFrame(rows).set_index("model")
 
 
-def summary_markdown(table: pd.DataFrame, judge_accuracy: float) -> str:
+def notes(table: pd.DataFrame, spread_seeds: int | None) -> list[str]:
+    """Sentences under the table: what ± means, which variants collapsed."""
+    out = []
+    if spread_seeds:
+        out.append(f"± is the standard deviation of a figure over {spread_seeds} seeds of the default params "
+                   "(reports/seed_spread.json, measured with `python -m autoencoders compare`): a difference "
+                   "smaller than that is noise.")
+    collapsed = [name for name, c in table["collapsed"].items() if c]
+    if collapsed:
+        out.append(f"{COLLAPSED_MARK.strip()} collapsed to the mean image (test error within 5% of predicting the "
+                   f"mean training image; its codes carry almost nothing): {', '.join(collapsed)}.")
+    return out
+
+
+INTRO = ("All figures on the official 10k test set. Squared error per image is summed over the 784 pixels "
+         "in [0, 1] (the 2006 paper's metric); accuracies of the classifiers on frozen codes were chosen on "
+         "validation; generated digits are scored by an independent CNN judge (test accuracy {judge:.4f}). "
+         "FJD is the Frechet distance in the judge's feature space, not comparable to Inception FID.")
+
+
+def summary_markdown(table: pd.DataFrame, judge_accuracy: float, spread: dict | None = None) -> str:
+    spread = spread or {}
     return "\n\n".join([
         "# Autoencoders on MNIST: summary",
-        "All figures on the official 10k test set. Squared error per image is summed over the 784 pixels "
-        "in [0, 1] (the 2006 paper's metric); accuracies of the classifiers on frozen codes were chosen on "
-        "validation; generated digits are scored by an independent CNN judge "
-        f"(test accuracy {judge_accuracy:.4f}). FJD is the Frechet distance in the judge's feature space, "
-        "not comparable to Inception FID.",
-        to_markdown(table),
+        INTRO.format(judge=judge_accuracy),
+        to_markdown(display_table(table, spread.get("sd"))),
+        *notes(table, spread.get("n")),
         "## Against Hinton & Salakhutdinov (2006)",
         to_markdown(paper_comparison(table)),
     ]) + "\n"
@@ -97,15 +148,17 @@ FIGURE_TITLES = {"reconstructions": "Reconstructions", "latent_map": "Latent map
                  "loss_curves": "Loss curves", "generated": "Generated from per-digit Gaussians"}
 
 
-def summary_html(table: pd.DataFrame, judge_accuracy: float, figures: dict[str, list[str]]) -> str:
+def summary_html(table: pd.DataFrame, judge_accuracy: float, figures: dict[str, list[str]],
+                 spread: dict | None = None) -> str:
     """A self-contained page apart from images, linked relatively (figures: variant -> relative paths)."""
-    fmt = {c: _format for c in table.columns}
+    spread = spread or {}
     sections = []
     for name, paths in figures.items():
         imgs = "".join(f'<figure><img src="{html.escape(p)}" alt="{html.escape(name)} {html.escape(Path(p).stem)}">'
                        f"<figcaption>{FIGURE_TITLES.get(Path(p).stem, Path(p).stem)}</figcaption></figure>"
                        for p in paths)
         sections.append(f'<section id="{html.escape(name)}"><h2>{html.escape(name)}</h2>{imgs}</section>')
+    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in notes(table, spread.get("n")))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Autoencoders on MNIST</title>
 <style>
@@ -114,9 +167,9 @@ table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ border: 1px s
 figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }} img {{ max-width: 520px; }}
 </style></head><body>
 <h1>Autoencoders on MNIST</h1>
-<p>Official test set. Squared error per image sums over 784 pixels in [0, 1]. Judge test accuracy
-{judge_accuracy:.4f}; FJD is a Frechet distance in the judge's feature space, not comparable to Inception FID.</p>
-{table.to_html(formatters=fmt, na_rep="-")}
+<p>{html.escape(INTRO.format(judge=judge_accuracy))}</p>
+{display_table(table, spread.get("sd")).to_html()}
+{paragraphs}
 <h2>Against Hinton &amp; Salakhutdinov (2006)</h2>
 {paper_comparison(table).to_html(float_format=lambda v: f"{v:.3f}")}
 {"".join(sections)}

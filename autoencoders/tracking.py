@@ -17,6 +17,10 @@ from pathlib import Path
 
 EXPERIMENT = "autoencoders"  # one parent run per pipeline state, one child per variant
 LIVE_EXPERIMENT = "autoencoders-training"  # live per-epoch training curves
+# Marks an experiment as model training (not GenAI) for MLflow's UI and tools. MLflow 3.17.2's UI
+# still opens every experiment in the view its GenAI / Model training toggle remembers (GenAI in a
+# new browser: mlflow/mlflow#24498), so `python -m autoencoders ui` links with workflowType too.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 # Fail fast instead of retrying for minutes when a server goes away mid-run.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -89,12 +93,15 @@ def connect(experiment: str = EXPERIMENT) -> str:
     mlflow.set_tracking_uri(uri)
     with store_lock():  # the first connection creates the SQLite schema: one process at a time
         found = mlflow.get_experiment_by_name(experiment)
-        if found is not None:
-            return found.experiment_id
-        try:
-            return mlflow.create_experiment(experiment, artifact_location=artifacts)
-        except Exception:  # a server-side race: another client created it first
-            return mlflow.get_experiment_by_name(experiment).experiment_id
+        if found is None:
+            try:
+                return mlflow.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
+            except Exception:  # a server-side race: another client created it first
+                found = mlflow.get_experiment_by_name(experiment)
+        for key, value in EXPERIMENT_KIND.items():  # stores made before the tag existed get it too
+            if found.tags.get(key) != value:
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id
 
 
 def _git(*args: str) -> str:
@@ -158,8 +165,9 @@ class LiveRun:
 
 
 def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
-            report_files: list[Path], judge_metrics: dict) -> str:
-    """Log one pipeline state: a parent run with the comparison table, one child per variant.
+            report_files: list[Path], headline: dict[str, float]) -> str:
+    """Log one pipeline state: a parent run with the comparison table and the headline metrics
+    (`<variant>.<figure>`, as in reports/metrics.json), one child per variant with all of its figures.
 
     Idempotent: a state already logged completely is left as it is; a partial one (an interrupted
     earlier attempt) is deleted and logged again. Returns the parent run id.
@@ -193,7 +201,7 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
         mlflow.log_params({**shared, **flatten({k: dataclasses.asdict(getattr(params_obj, k))
                                                 for k in ("classify", "gaussians", "judge")})})
         mlflow.log_table(table.reset_index(), "comparison.json")
-        mlflow.log_metrics({"judge.test_accuracy": judge_metrics["test_accuracy"]})
+        mlflow.log_metrics(headline)
         for f in report_files:
             mlflow.log_artifact(str(f))
         for variant, v in params_obj.variants.items():

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .models.base import Autoencoder
-from .params import TrainParams
+from .params import ParamsError, TrainParams
 
 # Flush denormal floats to zero. Adam's moments for weights whose gradient is exactly zero (dead
 # ReLU units) decay into the denormal range, where x86 arithmetic is many times slower: deep2d's
@@ -25,14 +24,21 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+def pick_device(name: str = "auto", key: str = "train.device") -> torch.device:
+    """The device params ask for (key: where in params.yaml), checked to exist on this machine."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    count = {"cpu": 1, "cuda": torch.cuda.device_count(), "mps": int(torch.backends.mps.is_available())}[device.type]
+    if (device.index or 0) >= count:
+        found = f"{count} {device.type} device(s)" if count else f"no {device.type} device"
+        raise ParamsError(f"{key}: {name} is not available on this machine (torch sees {found}); "
+                          "use auto or cpu")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -161,18 +167,3 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
         if on_epoch:
             on_epoch(row)
     return history
-
-
-@torch.no_grad()
-def reconstruction_errors(model: Autoencoder, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
-    """Squared error per image (summed over 784 pixels, the 2006 paper's metric), MSE and BCE per pixel."""
-    model.eval()
-    sq, bce = 0.0, 0.0
-    for start in range(0, len(x), batch_size):
-        batch = x[start:start + batch_size]
-        x_hat = model.decode(model.encode(batch))
-        sq += (x_hat - batch).pow(2).sum().item()
-        bce += torch.nn.functional.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), batch, reduction="sum").item()
-    pixels = x[0].numel()
-    return {"sq_error_per_image": sq / len(x), "mse_per_pixel": sq / (len(x) * pixels),
-            "bce_per_pixel": bce / (len(x) * pixels)}

@@ -15,6 +15,9 @@ from autoencoders import io, latent, params
 def classify(emb: dict, cfg: params.ClassifyParams, seed: int) -> tuple[dict, dict]:
     """Returns (metrics per head, test predictions per head)."""
     train, val, (z_test, y_test) = emb["train"], emb["val"], emb["test"]
+    for i, k in enumerate(cfg.knn_k):  # a data-dependent bound, so checked here rather than in params
+        if k > len(train[0]):
+            raise params.ParamsError(f"classify.knn_k[{i}]: must be <= the {len(train[0])} training codes, got {k}")
     fitted = {
         "head": latent.fit_head(train, val, cfg.head_hidden, cfg.head_epochs, cfg.head_batch_size, cfg.head_lr, seed),
         "probe": latent.fit_probe(train, val, cfg.probe_c, seed),

@@ -1,18 +1,21 @@
 """evaluate@V: reconstruction quality on the official test set, and the figures a user looks at.
 
-Reads: the checkpoint, the embeddings parquet (test codes), SPLIT/test.npz, the training history.
-Writes: a metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's metric) and
+Reads: the checkpoint, the embeddings parquet (test codes), SPLIT/test.npz (and train.npz for its mean
+image), the training history.
+Writes: a metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's metric, beside
+the mean training image's, and whether the model collapsed to it) and
 FIGURES/*.png: reconstructions, latent map, code histograms, loss curves, and for 2-D or spherical
 latents the encoder map beside a decoder grid.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from autoencoders import data, io, latent, models, plots
-from autoencoders.train import reconstruction_errors
+from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 
 def one_of_each_digit(labels: np.ndarray) -> np.ndarray:
@@ -55,12 +58,17 @@ def main() -> None:
     codes, labels = latent.load_embeddings(args.embeddings)["test"]
     history = io.read_history(args.history)
     metrics = reconstruction_errors(model, test_x)
+    metrics["mean_image_sq_error_per_image"] = mean_image_sq_error(data.load_split(args.split / "train.npz")[0], test_x)
+    warning = collapse_warning(name, "test", metrics["sq_error_per_image"], metrics["mean_image_sq_error_per_image"])
+    metrics["collapsed"] = warning is not None
     with data.atomic_dir(args.figures) as tmp:
         for fig_name, fig in figures(name, model, test_x, codes, labels, history).items():
             plots.save(fig, tmp / f"{fig_name}.png")
     io.write_json(args.metrics, metrics)
     print(f"{name}: test squared error per image {metrics['sq_error_per_image']:.3f}, "
           f"MSE per pixel {metrics['mse_per_pixel']:.5f}")
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 if __name__ == "__main__":

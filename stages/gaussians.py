@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencoders import data, io, judge, latent, models, params, plots
+from autoencoders import checkpoints, data, io, judge, latent, models, params, plots
 
 
 def judged(referee, images: torch.Tensor, labels: np.ndarray, reference) -> dict:
@@ -38,7 +38,7 @@ def main() -> None:
     p = params.load(args.params)
     emb = latent.load_embeddings(args.embeddings)
     model = models.load_checkpoint(args.model)
-    referee = models.load_checkpoint(args.judge, registry=judge.JUDGES)
+    referee = checkpoints.load(args.judge, judge.JUDGES)
     test_y = data.load_npz(args.split / "test.npz")["labels"].astype(np.int64)
     stats = data.load_npz(args.reference)
     reference = (stats["mean"], stats["covariance"])

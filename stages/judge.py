@@ -7,7 +7,7 @@ measured against) and a metrics JSON with its validation and official-test accur
 import argparse
 from pathlib import Path
 
-from autoencoders import data, io, judge, models, params
+from autoencoders import checkpoints, data, io, judge, params
 from autoencoders.train import fit, pick_device, seed_everything
 
 
@@ -23,13 +23,13 @@ def main() -> None:
     device = pick_device(p.train.device)
     train, val, test = (data.load_split(args.split / f"{s}.npz", device) for s in ("train", "val", "test"))
     seed_everything(p.seed)
-    model = models.build("judge", {}, judge.JUDGES).to(device)
+    model = checkpoints.build("judge", {}, judge.JUDGES).to(device)
     cfg = params.TrainParams(epochs=p.judge.epochs, batch_size=p.judge.batch_size, lr=p.judge.lr, schedule="onecycle")
     fit(model, train, val, cfg, seed=p.seed, name="judge")
     accuracy = {name: float((judge.judge_outputs(model, x)[0] == y.cpu().numpy()).mean())
                 for name, (x, y) in (("val", val), ("test", test))}
     mean, cov = judge.feature_stats(judge.judge_outputs(model, test[0])[1])
-    models.save_checkpoint(model, args.model)
+    checkpoints.save(model, args.model)
     data.save_npz(args.reference, {"mean": mean, "covariance": cov})
     io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"]})
     print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}")

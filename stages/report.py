@@ -1,8 +1,9 @@
-"""report: compare every variant in one table; write reports/summary.{md,json} and reports/index.html.
+"""report: compare every variant in one table; write the headline metrics, summary.md and index.html.
 
-Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics.
-Writes: summary.md, summary.json (a DVC metric: every variant's key figures) and index.html,
-which links the figures relatively, so the reports folder can be opened or moved as it is.
+Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics, and the
+seed spread of the headline figures (measured by `python -m autoencoders compare --save-spread`).
+Writes: metrics.json (the only DVC metrics: `<variant>.<figure>` headline figures), summary.md and
+index.html, which links the figures relatively, so the reports folder can be opened or moved as it is.
 """
 import argparse
 import os
@@ -18,14 +19,16 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--variants", type=Path, required=True)
     parser.add_argument("--judge-metrics", required=True)
+    parser.add_argument("--spread", required=True, help="sd of the headline figures over seeds (JSON)")
+    parser.add_argument("--metrics", required=True)
     parser.add_argument("--markdown", required=True)
-    parser.add_argument("--json", required=True)
     parser.add_argument("--html", type=Path, required=True)
     parser.add_argument("--loss-curves", type=Path, required=True, help="prefix for the .csv and .png")
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     judge_accuracy = io.read_json(args.judge_metrics)["test_accuracy"]
+    spread = io.read_json(args.spread)
     figures = {name: sorted(os.path.relpath(f, args.html.parent)
                             for f in [*(args.variants / name / "figures").glob("*.png"), args.variants / name / "generated.png"])
                for name in p.variants}
@@ -35,10 +38,10 @@ def main() -> None:
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
     plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
                args.loss_curves.with_suffix(".png"))
-    io.write_text(args.markdown, report.summary_markdown(table, judge_accuracy))
-    io.write_json(args.json, report.summary_metrics(table))
-    io.write_text(args.html, report.summary_html(table, judge_accuracy, figures))
-    print(report.to_markdown(table))
+    io.write_json(args.metrics, report.headline_metrics(table, judge_accuracy))
+    io.write_text(args.markdown, report.summary_markdown(table, judge_accuracy, spread))
+    io.write_text(args.html, report.summary_html(table, judge_accuracy, figures, spread))
+    print(report.to_markdown(report.display_table(table, spread.get("sd"))))
 
 
 if __name__ == "__main__":

@@ -18,14 +18,15 @@ def main() -> None:
     parser.add_argument("--models", type=Path, required=True)
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--reports", type=Path, nargs="+", required=True)
-    parser.add_argument("--judge-metrics", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True, help="the headline metrics (reports/metrics.json)")
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
-    state = tracking.state_digest([Path(args.params), args.variants, args.models, *args.reports])
+    reports = [*args.reports, args.metrics]
+    state = tracking.state_digest([Path(args.params), args.variants, args.models, *reports])
     with tracking.store_lock():  # parallel queue workers take turns on a local SQLite store
-        run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, args.reports,
-                                  io.read_json(args.judge_metrics))
+        run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, reports,
+                                  io.read_json(args.metrics))
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
 
 

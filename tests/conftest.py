@@ -104,9 +104,10 @@ def set_param(project: Path, path: str, value) -> None:
 def make_project(path: Path, source: Path, variants: list[str] | None = None) -> tuple[Path, dict]:
     """A fresh git + DVC repository holding this project's pipeline on tiny synthetic data."""
     path.mkdir()
-    for item in ("dvc.yaml", "stages", "autoencoders"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, path / item)
+    for item in ("dvc.yaml", "stages", "autoencoders", "reports/seed_spread.json"):
+        src, dst = ROOT / item, path / item
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
     run(["git", "init", "-q"], path)
     run(["git", "config", "user.email", "test@example.com"], path)
     run(["git", "config", "user.name", "test"], path)
@@ -131,3 +132,20 @@ def dvc_project(tmp_path, mnist_folder):
 def small_project(tmp_path, mnist_folder):
     """The pipeline restricted to SMALL_SET, for end-to-end runs that must stay quick."""
     return make_project(tmp_path / "project", mnist_folder, SMALL_SET)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory):
+    """The small pipeline, reproduced once for the session; tests work on copies of it."""
+    base = tmp_path_factory.mktemp("reproduced")
+    project, _ = make_project(base / "project", write_mnist_folder(base / "mnist-src"), SMALL_SET)
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.fixture
+def finished_project(reproduced, tmp_path):
+    """A copy of the reproduced small pipeline, free to change."""
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy

@@ -9,7 +9,7 @@ import yaml
 from autoencoders import data, models
 from conftest import ROOT, run, tiny_params, write_mnist_folder
 
-OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png"]
+OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png", "report.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,8 @@ def workspace(tmp_path_factory):
             data.save_npz(tmp / f"{name}.npz", arrays)
     model = models.build("mlp", {"latent_dim": 2, "hidden": [8]})
     models.save_checkpoint(model, ws / "models" / "mlp" / "model.pt")
+    run([sys.executable, "-m", "stages.embed", "--model", str(ws / "models" / "mlp" / "model.pt"),
+         "--split", str(ws / "split"), "--out", str(ws / "emb.parquet")], ROOT)
     (ws / "params.yaml").write_text(yaml.safe_dump(tiny_params(source)))
     return ws
 
@@ -104,6 +106,14 @@ def train(params_change=None, split=None, variant="mlp"):
     return cmd
 
 
+def classify(params_change):
+    def cmd(ws, tmp):
+        return stage("classify", "--params", str(with_params(ws, tmp, params_change)), "--embeddings",
+                     str(ws / "emb.parquet"), "--metrics", str(tmp / "metrics.json"), "--report",
+                     str(tmp / "report.csv"), "--confusion", str(tmp / "out"))
+    return cmd
+
+
 def corrupt_checkpoint(ws, tmp):
     (tmp / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
     return stage("embed", "--model", str(tmp / "bad.pt"), "--split", str(ws / "split"), "--out", str(tmp / "emb.parquet"))
@@ -132,8 +142,19 @@ CASES = {
     "val_size too large": params_case(set_key("data.val_size", 70000), "data.val_size: must be < 60000, got 70000"),
     "negative epochs": params_case(set_key("variants.mlp.epochs", -1), "variants.mlp.epochs: must be >= 1, got -1"),
     "digit out of range": params_case(set_key("data.digits", [3, 10]), "data.digits[1]: must be a digit 0-9, got 10"),
-    "unknown family": params_case(set_key("variants.mlp.family", "gan"), "variants.mlp.family: unknown family 'gan'"),
-    "unknown architecture argument": params_case(set_key("variants.mlp.width", 3), "variants.mlp.width: unknown key"),
+    # architectures are checked by the stages that build models (download and split need no torch)
+    "unknown family": case(train(set_key("variants.mlp.family", "gan")), "ParamsError",
+                           "variants.mlp.family: unknown family 'gan'"),
+    "unknown architecture argument": case(train(set_key("variants.mlp.width", 3)), "ParamsError",
+                                          "variants.mlp.width: unknown key"),
+    "architecture value a family refuses": case(train(set_key("variants.mlp.latent_dim", 0)), "ParamsError",
+                                                "variants.mlp.latent_dim: must be >= 1, got 0"),
+    "device the machine lacks": case(train(set_key("variants.mlp.device", "cuda:99")), "ParamsError",
+                                     "variants.mlp.device: cuda:99 is not available on this machine"),
+    "device set for every variant": case(train(set_key("train.device", "cuda:99")), "ParamsError",
+                                         "train.device: cuda:99 is not available on this machine"),
+    "kNN k beyond the training codes": case(classify(set_key("classify.knn_k", [1, 100000])), "ParamsError",
+                                            "classify.knn_k[1]: must be <= the 350 training codes, got 100000"),
     "truncated IDX file": case(download_from(lambda s: truncate(s / "t10k-images-idx3-ubyte")), "DataError",
                                "t10k-images-idx3-ubyte: MD5 mismatch"),
     "checksum mismatch": case(download_from(zero_first_md5), "DataError",

@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from autoencoders import params
+from autoencoders import models, params
 from conftest import ROOT
 
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -44,19 +44,46 @@ def test_default_params_load_into_typed_objects():
     ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
     ("gaussians.covariance", "spherical", "gaussians.covariance: must be one of 'diag', 'full'"),
     ("seed", -1, "seed: must be >= 0, got -1"),
+    ("seed", 2**40, "seed: must be <= 4294967295, got 1099511627776"),
     ("sed", 1, "sed: unknown key"),
+    ("train.device", "gpu", "train.device: must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
+    ("variants.mlp.device", "tpu", "variants.mlp.device: must be auto, cpu, mps, cuda or cuda:N, got 'tpu'"),
+    ("classify.probe_c", [], "classify.probe_c: must list at least 1 value, got []"),
+    ("classify.knn_k", [], "classify.knn_k: must list at least 1 value, got []"),
+    ("variants.a/b", {"family": "pca", "latent_dim": 3}, "variants.a/b: a variant name may hold only letters"),
+    # the families' own checks, named by their full key
+    ("variants.mlp.latent_dim", 0, "variants.mlp.latent_dim: must be >= 1, got 0"),
+    ("variants.mlp.activation", "swish", "variants.mlp.activation: must be one of relu"),
+    ("variants.deep2d.loss", "bce", "variants.deep2d.loss: bce needs output: sigmoid"),
+    ("variants.vae.recon", "l1", "variants.vae.recon: must be one of mse, bce, got 'l1'"),
+    ("variants.conv30.channels", [32], "variants.conv30.channels: must list two widths"),
+    ("variants.ksparse.k", 2000, "variants.ksparse.k: alpha * k (12 * 2000) must not exceed latent_dim (1000)"),
+    ("variants.pca.latent_dim", 1000, "variants.pca.latent_dim: PCA of 784 pixels has at most 784 components"),
 ])
 def test_bad_params_name_the_key(path, value, message):
     with pytest.raises(params.ParamsError) as err:
-        params.parse(with_change(path, value))
+        params.parse(with_change(path, value), models.FAMILIES)
     assert str(err.value).startswith(message)
+
+
+def test_without_the_registry_architectures_wait_for_the_stages_that_build_models():
+    raw = with_change("variants.mlp.latent_dim", 0)
+    assert params.parse(raw).variants["mlp"].arch["latent_dim"] == 0  # download and split need no torch
+    with pytest.raises(params.ParamsError, match=r"^variants\.mlp\.latent_dim: must be >= 1"):
+        params.parse(raw, models.FAMILIES)
+
+
+def test_a_setting_is_named_where_it_is_written():
+    p = params.parse(with_change("variants.mlp.device", "cpu"))
+    assert p.variants["mlp"].key("device") == "variants.mlp.device"
+    assert p.variants["vae"].key("device") == "train.device"  # inherited from the shared section
 
 
 def test_missing_required_architecture_argument_is_named():
     raw = copy.deepcopy(DEFAULTS)
     del raw["variants"]["mlp"]["hidden"]
     with pytest.raises(params.ParamsError, match=r"^variants\.mlp\.hidden: missing$"):
-        params.parse(raw)
+        params.parse(raw, models.FAMILIES)
 
 
 def test_missing_or_broken_file(tmp_path):

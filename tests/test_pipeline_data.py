@@ -1,10 +1,12 @@
 """The real `dvc repro` of download and split, in a temporary git repository, on synthetic IDX files."""
 import hashlib
+import sys
 
 import numpy as np
+import yaml
 
 from autoencoders import data
-from conftest import run, set_param
+from conftest import ROOT, run, set_param, tiny_params
 
 
 def test_dvc_repro_download_and_split(dvc_project):
@@ -42,3 +44,30 @@ def test_dvc_repro_fails_early_on_bad_params(dvc_project):
     assert result.returncode != 0
     assert "data.val_size: must be < 60000, got 70000" in result.stderr
     assert not (project / "data" / "raw").exists()
+
+
+# Runs a stage's main with torch made unimportable: a data stage that reached torch would fail.
+WITHOUT_TORCH = """
+import runpy, sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError(f"{name} imported by {sys.argv[0]}")
+sys.meta_path.insert(0, NoTorch())
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_data_stages_run_without_torch(tmp_path, mnist_folder):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params(mnist_folder)))
+    without_torch = lambda *args: run([sys.executable, "-c", WITHOUT_TORCH, *args, "--params",
+                                       str(tmp_path / "params.yaml")], ROOT, check=False)
+    for result in (without_torch("stages.download", "--out", str(tmp_path / "raw")),
+                   without_torch("stages.split", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "split"))):
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test.npz", "train.npz", "val.npz"]
+    # the guard does catch torch: a stage that trains fails under it
+    result = without_torch("stages.train", "mlp", "--split", str(tmp_path / "split"), "--model", "m", "--history",
+                           "h", "--metrics", "j", "--timing", "t")
+    assert result.returncode != 0 and "ImportError: torch imported by stages.train" in result.stderr

@@ -17,6 +17,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from autoencoders import report
 from conftest import BIN, SMALL_SET, run, set_param
 
 
@@ -108,10 +109,12 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     assert all((project / "reports" / link).is_file() for link in links)
     if CHROMIUM:  # apt-get install chromium to run this check too
         assert images_load_in_chromium(project / "reports" / "index.html")
-    summary = json.loads((project / "reports" / "summary.json").read_text())
-    assert set(summary) == set(SMALL_SET) and summary["mlp"]["ratio_to_pca"] > 0
-    shown = run(["dvc", "metrics", "show", "--json"], project).stdout
-    assert "summary.json" in shown
+    # the headline figures are the only DVC metrics: flat `<variant>.<figure>` keys
+    headline = json.loads((project / "reports" / "metrics.json").read_text())
+    assert set(headline) == {f"{v}.{f}" for v in SMALL_SET for f in report.HEADLINE} | {report.JUDGE_HEADLINE}
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    assert list(shown[""]["data"]) == ["reports/metrics.json"]
+    assert shown[""]["data"]["reports/metrics.json"]["data"] == headline
 
     # MLflow: one parent, one child per variant with everything on it
     mlflow.set_tracking_uri(mlflow_server)
@@ -119,6 +122,9 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     parents = runs(client, "autoencoders", "tags.role = 'pipeline'")
     assert len(parents) == 1 and parents[0].data.tags["complete"] == "true"
     parent_id = parents[0].info.run_id
+    assert parents[0].data.metrics == pytest.approx(headline)
+    for name in ("autoencoders", "autoencoders-training"):  # opened as model training, not GenAI
+        assert client.get_experiment_by_name(name).tags["mlflow.experimentKind"] == "custom_model_development"
     children = runs(client, "autoencoders", f"tags.mlflow.parentRunId = '{parent_id}'")
     assert sorted(c.data.tags["variant"] for c in children) == sorted(SMALL_SET)
     assert "comparison.json" in {a.path for a in client.list_artifacts(parent_id)}

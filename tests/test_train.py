@@ -76,8 +76,3 @@ def test_training_modules_flush_denormals_in_every_worker_thread():
             "print(int(((x * 1.0) != 0).sum()))")
     assert _run_python(code.format("train")) == "0"
     assert _run_python(code.format("latent")) == "0"
-
-
-def test_data_stages_do_not_import_torch():
-    code = "import sys, stages.download, stages.split; print('torch' in sys.modules)"
-    assert _run_python(code) == "False"

@@ -68,11 +68,11 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-def check_output_loss(output: str, recon: str) -> None:
+def check_output_loss(output: str, recon: str, recon_key: str = "loss") -> None:
     check_choice("output", output, ("sigmoid", "linear"))
-    check_choice("loss", recon, LOSSES)
+    check_choice(recon_key, recon, LOSSES)
     if recon == "bce" and output != "sigmoid":
-        raise ValueError("loss: bce needs output: sigmoid (a linear output is not a probability)")
+        raise ValueError(f"{recon_key}: bce needs output: sigmoid (a linear output is not a probability)")
 
 
 def mlp(sizes: list[int], activation: str, last_activation: str | None = None) -> nn.Sequential:
@@ -84,3 +84,39 @@ def mlp(sizes: list[int], activation: str, last_activation: str | None = None) -
         if act and act != "none":
             layers.append(ACTIVATIONS[act]())
     return nn.Sequential(*layers)
+
+
+# --- how well an autoencoder reconstructs ---------------------------------------------------
+
+COLLAPSE_MARGIN = 0.05  # an error within 5% of the mean image's: the code carries (almost) nothing
+
+
+@torch.no_grad()
+def reconstruction_errors(model: Autoencoder, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+    """Squared error per image (summed over 784 pixels, the 2006 paper's metric), MSE and BCE per pixel."""
+    model.eval()
+    sq, bce = 0.0, 0.0
+    for start in range(0, len(x), batch_size):
+        batch = x[start:start + batch_size]
+        x_hat = model.decode(model.encode(batch))
+        sq += (x_hat - batch).pow(2).sum().item()
+        bce += F.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), batch, reduction="sum").item()
+    pixels = x[0].numel()
+    return {"sq_error_per_image": sq / len(x), "mse_per_pixel": sq / (len(x) * pixels),
+            "bce_per_pixel": bce / (len(x) * pixels)}
+
+
+@torch.no_grad()
+def mean_image_sq_error(train_x: torch.Tensor, x: torch.Tensor) -> float:
+    """Squared error per image of x when every image is predicted by the mean training image:
+    what a model that ignores its input (a collapsed one) achieves at best."""
+    return (x - train_x.mean(0)).pow(2).flatten(1).sum(1).mean().item()
+
+
+def collapse_warning(variant: str, split: str, sq_error: float, mean_image_error: float) -> str | None:
+    """A warning when the model does hardly better than the mean image, else None."""
+    if sq_error < (1 - COLLAPSE_MARGIN) * mean_image_error:
+        return None
+    return (f"warning: variant {variant} has collapsed to the mean image: {split} squared error per image "
+            f"{sq_error:.3f}, the mean training image's {mean_image_error:.3f} (within "
+            f"{COLLAPSE_MARGIN:.0%}); its codes carry almost nothing about the input")

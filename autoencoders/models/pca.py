@@ -13,6 +13,8 @@ class PCA(Autoencoder):
     def __init__(self, latent_dim: int):
         super().__init__()
         check_positive("latent_dim", latent_dim)
+        if latent_dim > 784:
+            raise ValueError(f"latent_dim: PCA of 784 pixels has at most 784 components, got {latent_dim}")
         self.latent_dim = latent_dim
         self.register_buffer("mean", torch.zeros(784))
         self.register_buffer("components", torch.zeros(latent_dim, 784))

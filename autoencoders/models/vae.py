@@ -12,7 +12,7 @@ class VAE(Autoencoder):
         super().__init__()
         check_positive("latent_dim", latent_dim)
         check_positive("hidden", hidden)
-        check_output_loss("sigmoid", recon)
+        check_output_loss("sigmoid", recon, recon_key="recon")
         if beta < 0:
             raise ValueError(f"beta: must be >= 0, got {beta}")
         self.latent_dim, self.recon, self.beta = latent_dim, recon, beta

@@ -1,0 +1,130 @@
+"""Every project module a stage runs is one of its DVC deps, so an edit to it re-runs the stage.
+
+The imports are read from the source (every `import` statement, including those inside functions),
+starting from the module each stage's `cmd` runs, and followed through the project's own modules.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+
+
+def module_file(root: Path, dotted: str) -> Path | None:
+    """The project file a dotted module name runs (a package runs its __init__.py), or None."""
+    base = root.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(path: Path, root: Path) -> set[str]:
+    """Dotted names of everything the file imports, relative imports resolved."""
+    package = ".".join(path.relative_to(root).parts[:-1])  # what `from . import x` is relative to
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return names
+
+
+def project_files(module: str, root: Path) -> set[Path]:
+    """Every project file that running `python -m module` executes: imports, followed transitively,
+    and the __init__.py of each package on the way."""
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        dotted = todo.pop()
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__.py and a/b/__init__.py too
+            path = module_file(root, ".".join(parts[:i]))
+            if path and path not in seen:
+                seen.add(path)
+                todo.extend(imported_modules(path, root))
+    return {p.relative_to(root) for p in seen}
+
+
+def stage_commands(dvc_yaml: dict) -> dict[str, tuple[str, list[str]]]:
+    """stage name -> (module its cmd runs with `python -m`, its deps); foreach stages once, as written."""
+    out = {}
+    for name, stage in dvc_yaml["stages"].items():
+        body = stage.get("do", stage)
+        match = re.match(r"python -m ([\w.]+)", body["cmd"])
+        assert match, f"stage {name}: cmd does not start with `python -m`: {body['cmd']!r}"
+        out[name] = (match.group(1), [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])])
+    return out
+
+
+def missing_deps(dvc_yaml: dict, root: Path = ROOT) -> list[str]:
+    """'stage: file' for every project file a stage runs that none of its deps (file or folder) covers."""
+    problems = []
+    for name, (module, deps) in stage_commands(dvc_yaml).items():
+        for path in sorted(project_files(module, root)):
+            if not any(path == Path(d) or Path(d) in path.parents for d in deps):
+                problems.append(f"stage {name}: runs {path} but does not depend on it")
+    return problems
+
+
+def load_dvc_yaml() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())
+
+
+def test_every_stage_depends_on_the_code_it_runs():
+    assert missing_deps(load_dvc_yaml()) == []
+
+
+def test_a_removed_dep_is_named_with_its_stage():
+    dvc_yaml = load_dvc_yaml()
+    dvc_yaml["stages"]["evaluate"]["do"]["deps"].remove("autoencoders/plots.py")
+    assert missing_deps(dvc_yaml) == ["stage evaluate: runs autoencoders/plots.py but does not depend on it"]
+
+
+def test_imports_are_followed_through_functions_and_packages():
+    files = project_files("stages.track", ROOT)
+    # tracking.py imports data and models inside functions; models/__init__.py imports every family
+    assert {Path("autoencoders/data.py"), Path("autoencoders/models/__init__.py"),
+            Path("autoencoders/models/vae.py"), Path("autoencoders/__init__.py")} <= files
+
+
+def test_data_stages_need_no_model_code():
+    """Precise deps: download and split re-run for an edit to data.py, never for a model's."""
+    for module in ("stages.download", "stages.split"):
+        assert not any("models" in p.parts for p in project_files(module, ROOT)), module
+
+
+def changed_stages(project: Path) -> set[str]:
+    return set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+
+
+def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
+    project = finished_project
+    variants = ["mlp", "sphere", "pca"]
+    assert changed_stages(project) == set()
+    model_file = project / "autoencoders" / "models" / "base.py"
+    original = model_file.read_text()
+    model_file.write_text(original + "\n# an edit to the shared decoder code\n")
+    changed = changed_stages(project)
+    for kind in ("train", "embed", "gaussians", "evaluate"):
+        assert {f"{kind}@{v}" for v in variants} <= changed, (kind, changed)
+    assert not changed & {"download", "split", "report"} and not any(s.startswith("classify@") for s in changed)
+
+    model_file.write_text(original)
+    plots = project / "autoencoders" / "plots.py"
+    plots.write_text(plots.read_text() + "\n# an edit to a figure\n")
+    changed = changed_stages(project)
+    assert changed == {"report", *(f"{kind}@{v}" for kind in ("gaussians", "evaluate") for v in variants)}
