@@ -1,11 +1,14 @@
-"""Command line: `python -m autoencoders decode VARIANT --z 2,-4 -o out.png`."""
+"""Command line of the library (not DVC stages):
+
+  python -m autoencoders decode VARIANT --z 2,-4 -o out.png   decode one latent point to a PNG
+  python -m autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
+  python -m autoencoders ui [--port 5000]                      MLflow's UI on this project's store
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-from . import models, plots
 
 
 class UsageError(ValueError):
@@ -21,33 +24,126 @@ def parse_point(text: str) -> list[float]:
 
 def decode_point(variant: str, point: list[float], models_dir: Path):
     """The image (28, 28) that VARIANT's decoder makes of one latent point."""
+    from . import models
+
     path = models_dir / variant / "model.pt"
     if not path.is_file():
         trained = sorted(p.parent.name for p in models_dir.glob("*/model.pt"))
         raise UsageError(f"no trained variant {variant!r} in {models_dir}/ (trained: {', '.join(trained) or 'none'})")
-    model = models.load_checkpoint(path)
+    try:
+        model = models.load_checkpoint(path)
+    except models.CheckpointError as err:
+        raise UsageError(str(err)) from None
     if len(point) != model.latent_dim:
         raise UsageError(f"variant {variant} has a {model.latent_dim}-d latent space, got {len(point)} values")
     return model.decode_codes([point]).view(28, 28).numpy()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autoencoders")
-    commands = parser.add_subparsers(dest="command", required=True)
+def decode(args) -> None:
+    from . import plots
+
+    image = decode_point(args.variant, parse_point(args.z), args.models)
+    plots.save(plots.single_image(image, f"{args.variant} at z = {args.z}"), args.out)
+    print(f"wrote {args.out}")
+
+
+def compare(args) -> None:
+    from . import compare as cmp, io, plots
+    from .report import HEADLINE
+
+    runs = cmp.load_runs(args.repo, args.all_commits)
+    if args.experiments:
+        runs = cmp.select(runs, args.experiments)
+    if len(runs) == sum(1 for r in runs if r.baseline == r.rev):  # baselines only
+        others = cmp.other_baselines(args.repo, runs[0])
+        hint = "".join(f"; {n} experiment(s) are based on commit {c} (`--all-commits` includes them)"
+                       for c, n in others.items())
+        print(f"no experiments on {runs[0].name} ({runs[0].rev[:7]}) yet: run `dvc exp run -S seed=1`, or queue "
+              f"several with `dvc exp run --queue -S ...` and `dvc queue start`{hint}", file=sys.stderr)
+        if args.x:
+            raise cmp.CompareError("a sweep needs experiments")
+    done, messages = cmp.usable(runs)
+    groups, more = cmp.seed_groups(done)
+    for message in messages + more:
+        print(message, file=sys.stderr)
+    variants = args.variants or cmp.variants_of(done)
+    if args.x:
+        result = cmp.sweep(done, args.x, args.y, variants)
+        out = Path(args.out or f"reports/sweep_{args.y}")
+        markdown = cmp.sweep_markdown(result)
+        io.write_text(out.with_suffix(".md"), markdown)
+        plots.save(plots.sweep_plot(result.points, args.x, args.y, f"{args.y} against {args.x}"), out.with_suffix(".png"))
+        print(markdown + f"\nwrote {out.with_suffix('.png')} and {out.with_suffix('.md')}")
+    else:
+        print(cmp.table(groups, variants, args.figures or list(HEADLINE), args.changed))
+    if args.save_spread:
+        if len(groups[0].runs) < 2:
+            raise cmp.CompareError(f"--save-spread: {groups[0].label} has no seed repeats; queue some with "
+                                   f"`dvc exp run --queue -S seed=1` (and 2, ...) and `dvc queue start`")
+        io.write_json(args.save_spread, cmp.spread(groups[0]))
+        print(f"wrote {args.save_spread}: sd over {len(groups[0].runs)} seeds of {groups[0].label}")
+
+
+def ui(args) -> None:
+    import os
+    import shutil
+
+    from . import tracking
+
+    uri, _ = tracking.store()
+    ids = {name: tracking.connect(name) for name in (tracking.EXPERIMENT, tracking.LIVE_EXPERIMENT)}
+    base = uri if uri.startswith(("http://", "https://")) else f"http://{args.host}:{args.port}"
+    for name, experiment_id in ids.items():  # workflowType: see tracking.EXPERIMENT_KIND
+        print(f"{name}: {base.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning")
+    sys.stdout.flush()
+    if base == uri:
+        return  # a tracking server already serves the UI
+    mlflow = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
+
+
+def parser() -> argparse.ArgumentParser:
+    from .report import HEADLINE
+
+    top = argparse.ArgumentParser(prog="python -m autoencoders", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
     dec = commands.add_parser("decode", help="decode one latent point of a trained variant to a PNG")
     dec.add_argument("variant")
     dec.add_argument("--z", required=True, help="the point, comma-separated, e.g. 2,-4")
     dec.add_argument("-o", "--out", required=True)
     dec.add_argument("--models", type=Path, default=Path("models"), help="folder of trained variants")
-    args = parser.parse_args(argv)
+    dec.set_defaults(run=decode)
+
+    cmp = commands.add_parser("compare", help="the headline figures of the baseline and its DVC experiments")
+    cmp.add_argument("--repo", type=Path, default=Path("."))
+    cmp.add_argument("--experiments", nargs="+", metavar="NAME", help="only these experiments (and the baseline)")
+    cmp.add_argument("--variants", nargs="+", help="variants to show (default: all)")
+    cmp.add_argument("--figures", nargs="+", choices=list(HEADLINE), help="headline figures to show (default: all)")
+    cmp.add_argument("--changed", action="store_true", help="only rows where the experiments differ")
+    cmp.add_argument("--all-commits", action="store_true", help="also experiments based on other commits")
+    cmp.add_argument("--x", help="sweep: the param that varies, e.g. variants.conv30.latent_dim")
+    cmp.add_argument("--y", choices=list(HEADLINE), default="test_sq_error_per_image", help="sweep: the figure")
+    cmp.add_argument("--out", help="sweep: path prefix of the .png and .md (default reports/sweep_<y>)")
+    cmp.add_argument("--save-spread", type=Path, help="write the baseline's seed spread (reports/seed_spread.json)")
+    cmp.set_defaults(run=compare)
+
+    mlf = commands.add_parser("ui", help="MLflow's UI on this project's store, with links that open the runs")
+    mlf.add_argument("--host", default="127.0.0.1")
+    mlf.add_argument("--port", type=int, default=5000)
+    mlf.set_defaults(run=ui)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .compare import CompareError
+
     try:
-        point = parse_point(args.z)
-        image = decode_point(args.variant, point, args.models)
-    except (UsageError, models.CheckpointError) as err:
+        args.run(args)
+    except (UsageError, CompareError) as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
-    plots.save(plots.single_image(image, f"{args.variant} at z = {args.z}"), args.out)
-    print(f"wrote {args.out}")
     return 0
 
 

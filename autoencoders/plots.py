@@ -148,3 +148,27 @@ def loss_curves(curves: dict[str, list[dict]], title: str):
     ax.legend(fontsize=7)
     ax.set_title(title)
     return fig
+
+
+def sweep_plot(points: dict[str, list[tuple]], x_label: str, y_label: str, title: str):
+    """One line per name through (x, mean, sd or None, n) points, seed sd as error bars; log axes
+    where the values span a decade or more (code sizes, errors), as Hinton & Salakhutdinov plot them."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    xs = sorted({p[0] for series in points.values() for p in series})
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+    where = (lambda x: x) if numeric else {x: i for i, x in enumerate(xs)}.get
+    for i, (name, series) in enumerate(points.items()):
+        ax.errorbar([where(p[0]) for p in series], [p[1] for p in series], yerr=[p[2] or 0 for p in series],
+                    marker="o", capsize=3, color=f"C{i}", label=name)
+    ys = [p[1] for series in points.values() for p in series]
+    if numeric and min(xs) > 0 and max(xs) >= 10 * min(xs):
+        ax.set_xscale("log")
+    if min(ys) > 0 and max(ys) >= 10 * min(ys):
+        ax.set_yscale("log")
+    ax.set_xticks([where(x) for x in xs], [str(x) for x in xs])
+    ax.minorticks_off()
+    ax.set_xlabel(x_label), ax.set_ylabel(y_label)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    return fig

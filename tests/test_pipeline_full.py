@@ -3,7 +3,9 @@
 Runs on SMALL_SET (mlp, sphere, pca) of tiny synthetic data to stay quick.
 """
 import json
+import os
 import re
+import signal
 import shutil
 import socket
 import sqlite3
@@ -188,3 +190,37 @@ def test_unreachable_tracking_server_fails_before_training(small_project):
     assert f"TrackingUnavailable: MLflow tracking server {uri} is unreachable" in result.stderr
     assert "epoch 1" not in result.stderr
     assert not (project / "models" / "mlp" / "model.pt").exists()
+
+
+def test_ui_links_open_the_runs_table(finished_project):
+    """`python -m autoencoders ui` serves the project's store and prints links that open each
+    experiment on its runs table (MLflow 3.17.2 would open a new browser on its GenAI overview)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "autoencoders", "ui", "--port", str(port)], cwd=finished_project,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        links = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(2))
+        assert set(links) == {"autoencoders", "autoencoders-training"}
+        uri = f"http://127.0.0.1:{port}"
+        assert all(link.startswith(f"{uri}/#/experiments/") and link.endswith("?workflowType=machine_learning")
+                   for link in links.values())
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                mlflow.set_tracking_uri(uri)
+                experiment = MlflowClient().get_experiment_by_name("autoencoders")
+                break
+            except Exception:
+                time.sleep(1)
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+        if CHROMIUM:  # the page the link opens lists the runs: the pipeline states' parent runs
+            with tempfile.TemporaryDirectory() as profile:
+                page = subprocess.run(
+                    [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
+                     "--virtual-time-budget=20000", "--dump-dom", links["autoencoders"]],
+                    capture_output=True, text=True, timeout=120).stdout
+            assert "Run Name" in page and "pipeline workspace" in page
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the UI's server and its workers
+        proc.wait(timeout=30)

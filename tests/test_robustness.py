@@ -1,9 +1,11 @@
 """The pipeline under the pushes real users give it: repeats, interruptions, remotes, parallel queues."""
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -65,15 +67,15 @@ def test_push_pull_reproduces_from_the_remote_without_retraining(finished_projec
     assert "Running stage" not in run(["dvc", "repro"], clone).stdout
 
 
-def test_parallel_queue_workers_all_reach_mlflow(finished_project):
+def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_project):
     # The baseline is reproduced first (finished_project), as the README advises: workers then restore
     # the stages they share from DVC's run-cache instead of computing them at the same moment, which
     # can collide inside DVC ("unable to remove ... without a confirmation").
     project = finished_project
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline results"], project)
-    for dim in (4, 6):
-        run(["dvc", "exp", "run", "--queue", "-n", f"dim{dim}", "-S", f"variants.mlp.latent_dim={dim}"], project)
+    for seed in (1, 2):
+        run(["dvc", "exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seed={seed}"], project)
     run(["dvc", "queue", "start", "-j", "2"], project)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -81,11 +83,23 @@ def test_parallel_queue_workers_all_reach_mlflow(finished_project):
         if "Running" not in status and "Queued" not in status:
             break
         time.sleep(3)
-    logs = {name: run(["dvc", "queue", "logs", name], project, check=False).stdout for name in ("dim4", "dim6")}
+    logs = {name: run(["dvc", "queue", "logs", name], project, check=False).stdout for name in ("seed1", "seed2")}
     run(["dvc", "queue", "stop", "--kill"], project, check=False)
     assert status.count("Success") == 2, (status, logs)
     with sqlite3.connect(project / "mlflow.db") as db:
         complete = {row[0] for row in db.execute(
             "select t.value from tags t where t.key = 'dvc_exp_name' and t.run_uuid in "
             "(select run_uuid from tags where key = 'complete' and value = 'true')")}
-    assert {"dim4", "dim6"} <= complete
+    assert {"seed1", "seed2"} <= complete
+
+    # compare: the baseline and its two seed repeats as one group, mean ± sd (3)
+    shown = run([sys.executable, "-m", "autoencoders", "compare", "--save-spread", "reports/seed_spread.json"],
+                project).stdout
+    assert re.search(r"\| mlp \| test_sq_error_per_image \| [\d.]+ ± [\d.e-]+ \(3\) \|", shown), shown
+    spread = json.loads((project / "reports" / "seed_spread.json").read_text())
+    assert spread["n"] == 3 and sorted(spread["seeds"]) == [0, 1, 2] and spread["sd"]["mlp.test_sq_error_per_image"] > 0
+    # the report shows that spread beside every headline figure
+    run(["dvc", "repro", "report"], project)
+    summary = (project / "reports" / "summary.md").read_text()
+    assert f"± {spread['sd']['mlp.test_sq_error_per_image']:.3f}" in summary
+    assert "standard deviation of a figure over 3 seeds" in summary
