@@ -85,19 +85,28 @@ def compare(args) -> None:
 
 
 def ui(args) -> None:
+    import json
     import os
     import shutil
+    import urllib.parse
 
     from . import tracking
 
     uri, _ = tracking.store()
     ids = {name: tracking.connect(name) for name in (tracking.EXPERIMENT, tracking.LIVE_EXPERIMENT)}
-    base = uri if uri.startswith(("http://", "https://")) else f"http://{args.host}:{args.port}"
+    base = (uri if uri.startswith(("http://", "https://")) else f"http://{args.host}:{args.port}").rstrip("/")
     for name, experiment_id in ids.items():  # workflowType: see tracking.EXPERIMENT_KIND
-        print(f"{name}: {base.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning")
+        print(f"{name}: {base}/#/experiments/{experiment_id}?workflowType=machine_learning")
+    if args.compare:
+        runs = tracking.variant_runs(args.compare, args.states)
+        if len(runs) < 2:
+            raise UsageError(f"--compare {args.compare}: {len(runs)} pipeline state(s) logged this variant"
+                             f"{' among ' + ', '.join(args.states) if args.states else ''}; two are needed")
+        print(f"{args.compare} in {', '.join(runs.values())}: {base}/#/compare-runs?runs="
+              f"{urllib.parse.quote(json.dumps(list(runs)))}&experiments={urllib.parse.quote(json.dumps([ids[tracking.EXPERIMENT]]))}")
     sys.stdout.flush()
-    if base == uri:
-        return  # a tracking server already serves the UI
+    if base == uri or args.links_only:
+        return  # a tracking server already serves the UI, or the links were all that was asked
     mlflow = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
 
@@ -131,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     mlf = commands.add_parser("ui", help="MLflow's UI on this project's store, with links that open the runs")
     mlf.add_argument("--host", default="127.0.0.1")
     mlf.add_argument("--port", type=int, default=5000)
+    mlf.add_argument("--links-only", action="store_true", help="print the links, start no server")
+    mlf.add_argument("--compare", metavar="VARIANT", help="also link a side-by-side view of this variant's runs")
+    mlf.add_argument("--states", nargs="+", metavar="NAME",
+                     help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
     mlf.set_defaults(run=ui)
     return top
 

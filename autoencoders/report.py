@@ -89,7 +89,7 @@ def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None) -
         cells = []
         for name, value in table[column].items():
             sd = spread.get(f"{name}.{column}")
-            cells.append(_format(value) + (f" ± {_format(sd)}" if sd is not None else ""))
+            cells.append(_format(value) + (f" ± {sd:.2g}" if sd is not None else ""))  # the noise's own digits
         shown[label] = cells
     return shown
 

@@ -104,6 +104,17 @@ def connect(experiment: str = EXPERIMENT) -> str:
         return found.experiment_id
 
 
+def variant_runs(variant: str, states: list[str] | None = None) -> dict[str, str]:
+    """The child runs of one variant across logged pipeline states, newest first: run id -> state name
+    (the DVC experiment it came from, or workspace), restricted to the named states if given."""
+    import mlflow
+
+    runs = mlflow.MlflowClient().search_runs(
+        [connect(EXPERIMENT)], f"tags.role = 'variant' and tags.variant = '{variant}'", order_by=["start_time DESC"])
+    named = {r.info.run_id: r.data.tags.get("dvc_exp_name", "?") for r in runs}
+    return {run_id: name for run_id, name in named.items() if not states or name in states}
+
+
 def _git(*args: str) -> str:
     result = subprocess.run(["git", *args], capture_output=True, text=True)
     return result.stdout.strip() if result.returncode == 0 else "unknown"

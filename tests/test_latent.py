@@ -103,3 +103,19 @@ def test_decode_command_errors_are_clear(trained_deep2d, tmp_path, capsys, args,
     assert cli.main(["decode", *args, "-o", str(out), "--models", str(trained_deep2d)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
+    import pandas as pd
+
+    from autoencoders import report
+
+    table = pd.DataFrame({"family": ["mlp", "pca"], "latent_dim": [8, 8], "parameters": [10, 0],
+                          "train_seconds": [1.0, 1.0], "collapsed": [True, False],
+                          **{figure: [52.9, 20.0] for figure in report.HEADLINE},
+                          "reconstructed_judge_accuracy": [0.1, 0.9], "ratio_to_pca": [2.6, None]},
+                         index=pd.Index(["mlp", "pca"], name="variant"))
+    markdown = report.summary_markdown(table, 0.99, {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
+    assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
+    assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
+    assert report.headline_metrics(table, 0.99)["pca.test_sq_error_per_image"] == 20.0

@@ -95,3 +95,16 @@ def test_bad_architecture_and_checkpoint_errors(tmp_path):
         models.load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(models.CheckpointError, match="checkpoint not found"):
         models.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_model_that_ignores_its_input_is_called_collapsed():
+    x = torch.rand(64, 1, 28, 28)
+    model = models.build("pca", {"latent_dim": 3})
+    model.fit(x)
+    mean_error = models.base.mean_image_sq_error(x, x)
+    # PCA's zero code decodes to the mean image: exactly the error of predicting the mean
+    zero_code = (x - model.decode(torch.zeros(64, 3))).pow(2).flatten(1).sum(1).mean().item()
+    assert zero_code == pytest.approx(mean_error, rel=1e-5)
+    assert models.base.collapse_warning("pca", "test", zero_code, mean_error).startswith(
+        "warning: variant pca has collapsed to the mean image: test squared error per image")
+    assert models.base.collapse_warning("pca", "test", 0.94 * mean_error, mean_error) is None  # 6% better

@@ -179,6 +179,13 @@ def test_experiments_log_to_the_repository_sqlite_store(small_project):
     assert narrow[0].data.params["arch.latent_dim"] == "4"
     # artifacts of the --temp run live at the repository root, not in the deleted temporary copy
     assert Path(narrow[0].info.artifact_uri.removeprefix("file://")).is_relative_to(project / "mlartifacts")
+    # a link to the two states' mlp runs side by side in MLflow's UI
+    links = run([sys.executable, "-m", "autoencoders", "ui", "--links-only", "--compare", "mlp", "--states", "wide",
+                 "narrow"], project).stdout.splitlines()
+    ids = [r.info.run_id for name in ("narrow", "wide")
+           for r in runs(MlflowClient(), "autoencoders", f"tags.dvc_exp_name = '{name}' and tags.variant = 'mlp'")]
+    assert links[-1] == (f"mlp in narrow, wide: http://127.0.0.1:5000/#/compare-runs?runs=%5B%22{ids[0]}%22%2C%20%22"
+                         f"{ids[1]}%22%5D&experiments=%5B%22{narrow[0].info.experiment_id}%22%5D")
 
 
 def test_unreachable_tracking_server_fails_before_training(small_project):

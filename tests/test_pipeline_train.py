@@ -36,3 +36,13 @@ def test_diverging_training_fails_with_a_clear_error_and_no_checkpoint(dvc_proje
     assert "TrainingDiverged: variant deep2d: loss became" in result.stderr
     assert not (project / "models" / "deep2d" / "model.pt").exists()
     assert not (project / "reports" / "variants" / "deep2d" / "train.json").exists()
+
+
+def test_a_collapsed_model_is_called_out_by_train_and_evaluate(dvc_project):
+    project, _ = dvc_project
+    set_param(project, "variants.mlp.lr", 1e-9)  # the weights hardly move: outputs stay near 0.5, worse than the mean
+    result = run(["dvc", "repro", "evaluate@mlp"], project)
+    assert "warning: variant mlp has collapsed to the mean image: validation squared error" in result.stderr
+    assert "warning: variant mlp has collapsed to the mean image: test squared error" in result.stderr
+    evaluate = json.loads((project / "reports" / "variants" / "mlp" / "evaluate.json").read_text())
+    assert evaluate["collapsed"] is True and evaluate["sq_error_per_image"] > evaluate["mean_image_sq_error_per_image"]

@@ -101,5 +101,5 @@ def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_
     # the report shows that spread beside every headline figure
     run(["dvc", "repro", "report"], project)
     summary = (project / "reports" / "summary.md").read_text()
-    assert f"± {spread['sd']['mlp.test_sq_error_per_image']:.3f}" in summary
+    assert f"± {spread['sd']['mlp.test_sq_error_per_image']:.2g}" in summary
     assert "standard deviation of a figure over 3 seeds" in summary
