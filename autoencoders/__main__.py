@@ -51,13 +51,12 @@ def compare(args) -> None:
     from . import compare as cmp, io, plots
     from .report import HEADLINE
 
-    runs = cmp.load_runs(args.repo, args.all_commits)
+    runs = cmp.load_runs(args.repo, args.all_commits, args.rev)
     if args.experiments:
         runs = cmp.select(runs, args.experiments)
     if len(runs) == sum(1 for r in runs if r.baseline == r.rev):  # baselines only
         others = cmp.other_baselines(args.repo, runs[0])
-        hint = "".join(f"; {n} experiment(s) are based on commit {c} (`--all-commits` includes them)"
-                       for c, n in others.items())
+        hint = "".join(f"; {n} experiment(s) are based on {c} (`--rev {c}` shows them)" for c, n in others.items())
         print(f"no experiments on {runs[0].name} ({runs[0].rev[:7]}) yet: run `dvc exp run -S seed=1`, or queue "
               f"several with `dvc exp run --queue -S ...` and `dvc queue start`{hint}", file=sys.stderr)
         if args.x:
@@ -108,6 +107,8 @@ def ui(args) -> None:
     if base == uri or args.links_only:
         return  # a tracking server already serves the UI, or the links were all that was asked
     mlflow = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    # browsing needs no server-side jobs (GenAI scorers); they would start seven busy worker processes
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
 
 
@@ -130,7 +131,8 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--variants", nargs="+", help="variants to show (default: all)")
     cmp.add_argument("--figures", nargs="+", choices=list(HEADLINE), help="headline figures to show (default: all)")
     cmp.add_argument("--changed", action="store_true", help="only rows where the experiments differ")
-    cmp.add_argument("--all-commits", action="store_true", help="also experiments based on other commits")
+    cmp.add_argument("--rev", help="the baseline commit whose experiments to show (default: HEAD)")
+    cmp.add_argument("--all-commits", action="store_true", help="the experiments of every commit")
     cmp.add_argument("--x", help="sweep: the param that varies, e.g. variants.conv30.latent_dim")
     cmp.add_argument("--y", choices=list(HEADLINE), default="test_sq_error_per_image", help="sweep: the figure")
     cmp.add_argument("--out", help="sweep: path prefix of the .png and .md (default reports/sweep_<y>)")
