@@ -67,8 +67,9 @@ def parse_exp_show(rows: list[dict]) -> list[Run]:
     return runs
 
 
-def load_runs(repo: Path, all_commits: bool = False) -> list[Run]:
-    cmd = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
+def load_runs(repo: Path, all_commits: bool = False, rev: str | None = None) -> list[Run]:
+    """The baseline (HEAD, or rev) and its experiments; with all_commits, those of every commit."""
+    cmd = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else ["--rev", rev] if rev else [])]
     result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
     if result.returncode != 0:
         raise CompareError(f"`{' '.join(cmd)}` failed in {repo}: {result.stderr.strip()}")
