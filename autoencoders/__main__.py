@@ -24,11 +24,11 @@ def parse_point(text: str) -> list[float]:
 
 def decode_point(variant: str, point: list[float], models_dir: Path):
     """The image (28, 28) that VARIANT's decoder makes of one latent point."""
-    from . import models
+    from . import layout, models
 
-    path = models_dir / variant / "model.pt"
+    path = layout.model_file(models_dir, variant)
     if not path.is_file():
-        trained = sorted(p.parent.name for p in models_dir.glob("*/model.pt"))
+        trained = sorted(p.parent.name for p in models_dir.glob(f"*/{layout.MODEL}"))
         raise UsageError(f"no trained variant {variant!r} in {models_dir}/ (trained: {', '.join(trained) or 'none'})")
     try:
         model = models.load_checkpoint(path)
@@ -92,7 +92,7 @@ def ui(args) -> None:
     from . import tracking
 
     uri, _ = tracking.store()
-    ids = {name: tracking.connect(name) for name in (tracking.EXPERIMENT, tracking.LIVE_EXPERIMENT)}
+    ids = tracking.experiment_ids()
     base = (uri if uri.startswith(("http://", "https://")) else f"http://{args.host}:{args.port}").rstrip("/")
     for name, experiment_id in ids.items():  # workflowType: see tracking.EXPERIMENT_KIND
         print(f"{name}: {base}/#/experiments/{experiment_id}?workflowType=machine_learning")

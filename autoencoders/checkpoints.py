@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from .io import atomic_path
+
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or describes an unknown model."""
@@ -27,12 +29,9 @@ def build(family: str, arch: dict, registry: dict) -> torch.nn.Module:
 
 
 def save(model: torch.nn.Module, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"family": model.family, "arch": model.arch, "state_dict": state}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"family": model.family, "arch": model.arch, "state_dict": state}, tmp)
 
 
 def load(path: str | Path, registry: dict, device="cpu") -> torch.nn.Module:

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import io
 from .report import HEADLINE, JUDGE_HEADLINE
 
 METRICS_FILE = "reports/metrics.json"
@@ -34,14 +35,8 @@ class Run:
     metrics: dict = field(default_factory=dict)  # `<variant>.<figure>` -> value
 
 
-def flatten(obj: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in obj.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
-    return out
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value  # list params compare and group as tuples
 
 
 def _run(entry: dict, baseline: str, state: str) -> Run:
@@ -51,7 +46,7 @@ def _run(entry: dict, baseline: str, state: str) -> Run:
     if entry.get("error") or "error" in metrics:
         state = "failed" if state == "success" else state
     return Run(name=entry.get("name") or entry["rev"][:7], rev=entry["rev"], baseline=baseline, state=state,
-               params=flatten(params), metrics=metrics.get("data") or {})
+               params=io.flatten(params, leaf=_hashable), metrics=metrics.get("data") or {})
 
 
 def parse_exp_show(rows: list[dict]) -> list[Run]:

@@ -1,14 +1,11 @@
 """MNIST on disk and in memory: IDX files, sources, checksums, splits, tensors."""
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
 import json
-import os
 import pickle
-import shutil
 import struct
 import subprocess
 import sys
@@ -19,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from .io import atomic_dir, atomic_path
 
 # The four official files and their MD5s (the ones torchvision checks too).
 OFFICIAL_MD5 = {
@@ -210,22 +209,6 @@ def fetch(source: str) -> tuple[str, dict[str, bytes]]:
     return str(Path(source).resolve()), read_folder(source)
 
 
-@contextlib.contextmanager
-def atomic_dir(out: str | Path):
-    """Yield a temporary folder beside out; it replaces out only if the block succeeds."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the final folder should not be
-    try:
-        yield tmp
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def expected_md5(source: str) -> tuple[dict[str, str], str]:
     """The official MD5s, unless source is a folder with an MD5SUMS file (test or derived data)."""
     sums = Path(source) / "MD5SUMS"
@@ -298,15 +281,11 @@ def make_splits(raw_dir: str | Path, val_size: int, seed: int, digits: list[int]
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     """Like np.savez, but with fixed zip timestamps so the same arrays give the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for name, array in arrays.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
-    os.replace(tmp, path)
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

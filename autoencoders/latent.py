@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-SPLITS = ("train", "val", "test")
+from . import layout
+
 
 torch.set_flush_denormal(True)  # for the classifiers' optimisers: see the note in train.py
 
@@ -40,7 +41,7 @@ def load_embeddings(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     frame = pd.read_parquet(path)
     zcols = [c for c in frame.columns if c.startswith("z")]
     return {s: (frame.loc[frame.split == s, zcols].to_numpy(np.float32, copy=True),
-                frame.loc[frame.split == s, "label"].to_numpy(copy=True)) for s in SPLITS}
+                frame.loc[frame.split == s, "label"].to_numpy(copy=True)) for s in layout.SPLITS}
 
 
 # --- classifiers on frozen codes -------------------------------------------------------------

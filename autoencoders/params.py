@@ -33,25 +33,28 @@ VARIANT_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a folder name and a DVC foreach 
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes no more
 
 
+# The dataclasses declare each key's type and bounds; params.yaml holds every value (no defaults
+# here, so a value lives in one place). A key missing from params.yaml is an error naming it.
+
 @dataclass(frozen=True)
 class DataParams:
-    source: str = "auto"  # auto | torchvision | pypi | a folder holding the IDX files
-    val_size: int = field(default=10000, metadata=_range(1, MNIST_TRAIN_SIZE, hi_open=True))
-    digits: list[int] | None = None  # None keeps all ten digits
+    source: str  # auto | torchvision | pypi | a folder holding the IDX files
+    val_size: int = field(metadata=_range(1, MNIST_TRAIN_SIZE, hi_open=True))
+    digits: list[int] | None  # None keeps all ten digits
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Training settings: `train:` holds the shared defaults, a variant overrides any of them."""
-    device: str = field(default="auto", metadata=DEVICE)  # auto picks cuda, then mps, then cpu
-    epochs: int = field(default=10, metadata=_range(1))
-    batch_size: int = field(default=128, metadata=_range(1))
-    lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
-    weight_decay: float = field(default=0.0, metadata=_range(0))
-    schedule: Literal["constant", "onecycle", "cosine"] = "constant"
+    """Training settings: `train:` holds the shared values, a variant overrides any of them."""
+    device: str = field(metadata=DEVICE)  # auto picks cuda, then mps, then cpu
+    epochs: int = field(metadata=_range(1))
+    batch_size: int = field(metadata=_range(1))
+    lr: float = field(metadata=_range(0, lo_open=True))
+    weight_decay: float = field(metadata=_range(0))
+    schedule: Literal["constant", "onecycle", "cosine"]
     # tensor: slices of the in-memory split. dataloader: the notebooks' per-item torch DataLoader,
-    # slower (figures in the README's Speed section), kept as the baseline the benchmarks compare against.
-    loader: Literal["tensor", "dataloader"] = "tensor"
+    # slower (benchmarks/README.md), kept as the baseline the benchmarks compare against.
+    loader: Literal["tensor", "dataloader"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ class Variant:
     name: str
     family: str
     train: TrainParams
-    arch: dict[str, Any]  # constructor arguments of the family
-    overrides: frozenset[str] = frozenset()  # the training keys the variant sets itself
+    arch: dict[str, Any]  # constructor arguments of the family (their defaults live in the family)
+    overrides: frozenset[str]  # the training keys the variant sets itself
 
     def key(self, setting: str) -> str:
         """The params.yaml key a training setting of this variant comes from, for error messages."""
@@ -69,25 +72,25 @@ class Variant:
 
 @dataclass(frozen=True)
 class ClassifyParams:
-    head_hidden: int = field(default=32, metadata=_range(1))
-    head_epochs: int = field(default=2, metadata=_range(1))
-    head_batch_size: int = field(default=25, metadata=_range(1))
-    head_lr: float = field(default=1e-3, metadata=_range(0, lo_open=True))
-    probe_c: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0], metadata=NON_EMPTY)
-    knn_k: list[int] = field(default_factory=lambda: [1, 5, 15], metadata=NON_EMPTY)
+    head_hidden: int = field(metadata=_range(1))
+    head_epochs: int = field(metadata=_range(1))
+    head_batch_size: int = field(metadata=_range(1))
+    head_lr: float = field(metadata=_range(0, lo_open=True))
+    probe_c: list[float] = field(metadata=NON_EMPTY)
+    knn_k: list[int] = field(metadata=NON_EMPTY)
 
 
 @dataclass(frozen=True)
 class GaussiansParams:
-    covariance: Literal["diag", "full"] = "diag"
-    samples_per_digit: int = field(default=100, metadata=_range(1))
+    covariance: Literal["diag", "full"]
+    samples_per_digit: int = field(metadata=_range(1))
 
 
 @dataclass(frozen=True)
 class JudgeParams:
-    epochs: int = field(default=3, metadata=_range(1))
-    batch_size: int = field(default=128, metadata=_range(1))
-    lr: float = field(default=2e-3, metadata=_range(0, lo_open=True))
+    epochs: int = field(metadata=_range(1))
+    batch_size: int = field(metadata=_range(1))
+    lr: float = field(metadata=_range(0, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def _check_range(value, meta, path: str):
 def build(cls, raw, path: str, **fixed):
     """Build dataclass cls from the mapping raw; unknown or missing keys and bad values raise."""
     if raw is None:
-        raw = {}
+        raise ParamsError(f"{path}: missing")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
@@ -175,9 +178,7 @@ def build(cls, raw, path: str, **fixed):
             continue
         key = f"{path}.{f.name}" if path else f.name
         if f.name not in raw:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ParamsError(f"{key}: missing")
-            continue
+            raise ParamsError(f"{key}: missing")
         values[f.name] = _check(raw[f.name], hints[f.name], key)
         _check_range(values[f.name], f.metadata, key)
     return cls(**values)
@@ -249,7 +250,9 @@ def parse(raw: dict, families: dict | None = None) -> Params:
     for key in raw:
         if key not in known:
             raise ParamsError(f"{key}: unknown key (allowed: {', '.join(sorted(known))})")
-    seed = _check(raw.get("seed", 0), int, "seed")
+    if "seed" not in raw:
+        raise ParamsError("seed: missing")
+    seed = _check(raw["seed"], int, "seed")
     _check_range(seed, _range(0, MAX_SEED), "seed")
     data = build(DataParams, raw.get("data"), "data")
     for i, d in enumerate(data.digits or []):

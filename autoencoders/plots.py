@@ -9,14 +9,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .io import atomic_path  # noqa: E402
+
 
 def save(fig, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    tmp.replace(path)
 
 
 def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = None, title: str = ""):

@@ -21,10 +21,8 @@ LIVE_EXPERIMENT = "autoencoders-training"  # live per-epoch training curves
 # still opens every experiment in the view its GenAI / Model training toggle remembers (GenAI in a
 # new browser: mlflow/mlflow#24498), so `python -m autoencoders ui` links with workflowType too.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-# Fail fast instead of retrying for minutes when a server goes away mid-run.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+# Fail fast instead of retrying for minutes when a server goes away mid-run (set on connecting).
+SERVER_REQUESTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 class TrackingUnavailable(RuntimeError):
@@ -43,33 +41,24 @@ def store() -> tuple[str, str | None]:
     return f"sqlite:///{root / 'mlflow.db'}", (root / "mlartifacts").as_uri()
 
 
-_lock_depth = 0  # store_lock is re-entrant within a process (flock is not)
-
-
 @contextlib.contextmanager
 def store_lock():
-    """Serialise writers of the local SQLite store across processes (parallel `dvc queue` workers).
+    """Serialise users of the local SQLite store across processes (parallel `dvc queue` workers).
 
     SQLite allows one writer at a time and MLflow gives up on a busy database ("database is
-    locked"), so every write to a local store happens under an exclusive lock on mlflow.db.lock.
-    A tracking server needs no such lock.
+    locked"), so every public entry point of this module (LiveRun's methods, publish, experiment_ids,
+    variant_runs) holds an exclusive lock on mlflow.db.lock while it talks to a local store; nothing
+    inside them takes it again. A tracking server needs no such lock.
     """
-    global _lock_depth
     uri, _ = store()
-    if not uri.startswith("sqlite:///") or _lock_depth:
-        _lock_depth += 1
-        try:
-            yield
-        finally:
-            _lock_depth -= 1
+    if not uri.startswith("sqlite:///"):
+        yield
         return
     with open(uri.removeprefix("sqlite:///") + ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        _lock_depth += 1
         try:
             yield
         finally:
-            _lock_depth -= 1
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -84,24 +73,33 @@ def check_reachable(uri: str, timeout: float = 5) -> None:
                                   "or unset MLFLOW_TRACKING_URI to use the local SQLite store") from None
 
 
-def connect(experiment: str = EXPERIMENT) -> str:
-    """Point mlflow at the store (checking a server answers first); return the experiment's id."""
+def _connect(experiment: str) -> str:
+    """Point mlflow at the store (checking a server answers first); return the experiment's id.
+    The caller holds store_lock: the first connection creates the SQLite schema."""
     import mlflow
 
     uri, artifacts = store()
     check_reachable(uri)
+    if uri.startswith(("http://", "https://")):
+        for key, value in SERVER_REQUESTS.items():
+            os.environ.setdefault(key, value)
     mlflow.set_tracking_uri(uri)
-    with store_lock():  # the first connection creates the SQLite schema: one process at a time
-        found = mlflow.get_experiment_by_name(experiment)
-        if found is None:
-            try:
-                return mlflow.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
-            except Exception:  # a server-side race: another client created it first
-                found = mlflow.get_experiment_by_name(experiment)
-        for key, value in EXPERIMENT_KIND.items():  # stores made before the tag existed get it too
-            if found.tags.get(key) != value:
-                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
-        return found.experiment_id
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        try:
+            return mlflow.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
+        except Exception:  # a server-side race: another client created it first
+            found = mlflow.get_experiment_by_name(experiment)
+    for key, value in EXPERIMENT_KIND.items():  # stores made before the tag existed get it too
+        if found.tags.get(key) != value:
+            mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
+    return found.experiment_id
+
+
+def experiment_ids() -> dict[str, str]:
+    """Both experiments' ids (created, and tagged, if need be)."""
+    with store_lock():
+        return {name: _connect(name) for name in (EXPERIMENT, LIVE_EXPERIMENT)}
 
 
 def variant_runs(variant: str, states: list[str] | None = None) -> dict[str, str]:
@@ -109,8 +107,9 @@ def variant_runs(variant: str, states: list[str] | None = None) -> dict[str, str
     (the DVC experiment it came from, or workspace), restricted to the named states if given."""
     import mlflow
 
-    runs = mlflow.MlflowClient().search_runs(
-        [connect(EXPERIMENT)], f"tags.role = 'variant' and tags.variant = '{variant}'", order_by=["start_time DESC"])
+    with store_lock():
+        runs = mlflow.MlflowClient().search_runs(
+            [_connect(EXPERIMENT)], f"tags.role = 'variant' and tags.variant = '{variant}'", order_by=["start_time DESC"])
     named = {r.info.run_id: r.data.tags.get("dvc_exp_name", "?") for r in runs}
     return {run_id: name for run_id, name in named.items() if not states or name in states}
 
@@ -126,16 +125,11 @@ def tags(**extra: str) -> dict[str, str]:
             "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", commit), **extra}
 
 
-def flatten(obj, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists are joined into strings."""
-    out = {}
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = ",".join(map(str, value)) if isinstance(value, list) else value
-    return out
+def as_params(obj: dict, prefix: str = "") -> dict:
+    """Dotted keys for MLflow params: lists become comma-joined text ([392, 64] -> "392,64")."""
+    from . import io
+
+    return io.flatten(obj, prefix, lambda value: ",".join(map(str, value)) if isinstance(value, list) else value)
 
 
 def state_digest(paths: list[Path]) -> str:
@@ -156,11 +150,11 @@ class LiveRun:
         import mlflow
 
         self.mlflow = mlflow
-        experiment = connect(LIVE_EXPERIMENT)
         with store_lock():
+            experiment = _connect(LIVE_EXPERIMENT)
             self.run = mlflow.start_run(experiment_id=experiment, run_name=f"train {variant}",
                                         tags=tags(variant=variant, stage="train"))
-            mlflow.log_params(flatten(run_params))
+            mlflow.log_params(as_params(run_params))
 
     def log_epoch(self, row: dict) -> None:
         with store_lock():
@@ -183,14 +177,20 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
     Idempotent: a state already logged completely is left as it is; a partial one (an interrupted
     earlier attempt) is deleted and logged again. Returns the parent run id.
     """
+    with store_lock():  # parallel queue workers take turns on a local SQLite store
+        return _publish(state, table, params_obj, variants_dir, models_dir, split_dir, report_files, headline)
+
+
+def _publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
+             report_files: list[Path], headline: dict[str, float]) -> str:
     import dataclasses
 
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from . import data
+    from . import data, layout
 
-    experiment = connect(EXPERIMENT)
+    experiment = _connect(EXPERIMENT)
     client = MlflowClient()
     for run in client.search_runs([experiment], f"tags.pipeline_state = '{state}' and tags.role = 'pipeline'"):
         if run.data.tags.get("complete") == "true":
@@ -200,16 +200,17 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
             client.delete_run(child.info.run_id)
         client.delete_run(run.info.run_id)
 
-    train = data.load_npz(split_dir / "train.npz")
+    train_file = layout.split_file(split_dir, "train")
+    train = data.load_npz(train_file)
     dataset = mlflow.data.from_numpy(train["images"], targets=train["labels"], name="mnist-train-split",
-                                     source=str((split_dir / "train.npz").resolve()),
-                                     digest=hashlib.md5((split_dir / "train.npz").read_bytes()).hexdigest()[:16])
-    example = data.load_split(split_dir / "test.npz")[0][:2].numpy()
-    shared = {"seed": params_obj.seed, **flatten(dataclasses.asdict(params_obj.data), "data.")}
+                                     source=str(train_file.resolve()),
+                                     digest=hashlib.md5(train_file.read_bytes()).hexdigest()[:16])
+    example = data.load_split(layout.split_file(split_dir, "test"))[0][:2].numpy()
+    shared = {"seed": params_obj.seed, **as_params(dataclasses.asdict(params_obj.data), "data.")}
     name = os.environ.get("DVC_EXP_NAME", "workspace")
     with mlflow.start_run(experiment_id=experiment, run_name=f"pipeline {name}",
                           tags=tags(role="pipeline", pipeline_state=state)) as parent:
-        mlflow.log_params({**shared, **flatten({k: dataclasses.asdict(getattr(params_obj, k))
+        mlflow.log_params({**shared, **as_params({k: dataclasses.asdict(getattr(params_obj, k))
                                                 for k in ("classify", "gaussians", "judge")})})
         mlflow.log_table(table.reset_index(), "comparison.json")
         mlflow.log_metrics(headline)
@@ -218,10 +219,10 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
         for variant, v in params_obj.variants.items():
             with mlflow.start_run(experiment_id=experiment, run_name=variant, nested=True,
                                   tags=tags(role="variant", variant=variant, family=v.family, pipeline_state=state)):
-                mlflow.log_params({**shared, "family": v.family, **flatten(v.arch, "arch."),
-                                   **flatten(dataclasses.asdict(v.train), "train.")})
+                mlflow.log_params({**shared, "family": v.family, **as_params(v.arch, "arch."),
+                                   **as_params(dataclasses.asdict(v.train), "train.")})
                 mlflow.log_input(dataset, context="training")
-                _log_variant(variants_dir / variant, models_dir / variant / "model.pt", example)
+                _log_variant(variants_dir / variant, layout.model_file(models_dir, variant), example)
         client.set_tag(parent.info.run_id, "complete", "true")
         return parent.info.run_id
 
@@ -231,17 +232,18 @@ def _log_variant(folder: Path, checkpoint: Path, example) -> None:
     import mlflow
     import torch
 
-    from . import io, models
+    from . import io, layout, models
 
-    for row in io.read_history(folder / "history.csv"):
+    for row in io.read_history(folder / layout.HISTORY):
         mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
     metrics = {}
-    for part in ("train", "train_time", "evaluate", "classify", "gaussians"):
-        metrics.update({f"{part}.{k}": float(x) for k, x in flatten(io.read_json(folder / f"{part}.json")).items()
+    for name in layout.RESULTS:  # train.json's figures as train.*, and so on
+        part = Path(name).stem
+        metrics.update({f"{part}.{k}": float(x) for k, x in io.flatten(io.read_json(folder / name)).items()
                         if isinstance(x, (int, float)) and not isinstance(x, bool)})
     mlflow.log_metrics(metrics)
-    mlflow.log_artifacts(str(folder / "figures"), "figures")
-    mlflow.log_artifact(str(folder / "generated.png"), "figures")
+    mlflow.log_artifacts(str(folder / layout.FIGURES), "figures")
+    mlflow.log_artifact(str(folder / layout.GENERATED), "figures")
     info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
                                     serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
     mlflow.set_tag("model_uri", info.model_uri)

@@ -71,12 +71,11 @@ def main() -> None:
     total, ours = timed(repo, env, ["dvc", "repro"])
     rss = peak_rss(work / "rss.log")
     noop, _ = timed(repo, env, ["dvc", "repro"])
-    # In a temporary copy, so the clone keeps the default results; download and split come from the
-    # cache. `+` adds the key: params.yaml leaves train.loader at its default (tensor) unsaid.
+    # In a temporary copy, so the clone keeps the default results; download and split come from the cache.
     baseline, skipped = {}, "not run"
     if not args.skip_dataloader:
         try:
-            baseline = timed(repo, env, ["dvc", "exp", "run", "--temp", "-S", "+train.loader=dataloader"])[1]
+            baseline = timed(repo, env, ["dvc", "exp", "run", "--temp", "-S", "train.loader=dataloader"])[1]
         except RuntimeError as err:  # still print what the default pass measured
             print(err, file=sys.stderr)
             skipped = "failed"

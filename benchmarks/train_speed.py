@@ -21,7 +21,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from autoencoders import data, models, params
+from autoencoders import data, layout, models, params
 from autoencoders.train import fit, seed_everything
 
 
@@ -62,8 +62,8 @@ def main() -> None:
     parser.add_argument("--split", default="data/split")
     args = parser.parse_args()
     p = params.load(args.params)
-    train_x, _ = data.load_split(f"{args.split}/train.npz")
-    val_x, _ = data.load_split(f"{args.split}/val.npz")
+    train_x, _ = data.load_split(layout.split_file(args.split, "train"))
+    val_x, _ = data.load_split(layout.split_file(args.split, "val"))
     peak = matmul_peak_flops()
     print(f"float32 matmul peak on this machine: {peak / 1e9:.1f} GFLOP/s, {torch.get_num_threads()} threads\n")
     print("| variant | batch | ours (img/s) | notebook DataLoader (img/s) | speed-up | % of matmul peak "

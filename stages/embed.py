@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import data, latent, models
+from autoencoders import data, io, latent, layout, models
 
 
 def embed_splits(model, split_dir: Path) -> pd.DataFrame:
     frames = []
-    for split in latent.SPLITS:
-        arrays = data.load_npz(split_dir / f"{split}.npz")
+    for split in layout.SPLITS:
+        arrays = data.load_npz(layout.split_file(split_dir, split))
         codes = latent.embed(model, data.images_tensor(arrays["images"]), desc=f"embed {split}")
         frames.append(latent.embeddings_frame(split, codes, arrays["labels"], arrays["index"]))
     return pd.concat(frames, ignore_index=True)
@@ -27,10 +27,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     frame = embed_splits(models.load_checkpoint(args.model), args.split)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(args.out)
+    with io.atomic_path(args.out) as tmp:
+        frame.to_parquet(tmp, index=False)
     print(f"{args.out}: {len(frame)} rows, {frame.shape[1] - 3} latent dimensions")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencoders import data, io, latent, models, plots
+from autoencoders import data, io, latent, layout, models, plots
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 
@@ -45,6 +45,7 @@ def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant")
     parser.add_argument("--model", required=True)
     parser.add_argument("--embeddings", required=True)
     parser.add_argument("--split", type=Path, required=True)
@@ -52,20 +53,19 @@ def main() -> None:
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--figures", type=Path, required=True)
     args = parser.parse_args()
-    name = Path(args.model).parent.name
     model = models.load_checkpoint(args.model)
-    test_x, test_y = data.load_split(args.split / "test.npz")
+    test_x, test_y = data.load_split(layout.split_file(args.split, "test"))
     codes, labels = latent.load_embeddings(args.embeddings)["test"]
     history = io.read_history(args.history)
     metrics = reconstruction_errors(model, test_x)
-    metrics["mean_image_sq_error_per_image"] = mean_image_sq_error(data.load_split(args.split / "train.npz")[0], test_x)
-    warning = collapse_warning(name, "test", metrics["sq_error_per_image"], metrics["mean_image_sq_error_per_image"])
+    metrics["mean_image_sq_error_per_image"] = mean_image_sq_error(data.load_split(layout.split_file(args.split, "train"))[0], test_x)
+    warning = collapse_warning(args.variant, "test", metrics["sq_error_per_image"], metrics["mean_image_sq_error_per_image"])
     metrics["collapsed"] = warning is not None
-    with data.atomic_dir(args.figures) as tmp:
-        for fig_name, fig in figures(name, model, test_x, codes, labels, history).items():
+    with io.atomic_dir(args.figures) as tmp:
+        for fig_name, fig in figures(args.variant, model, test_x, codes, labels, history).items():
             plots.save(fig, tmp / f"{fig_name}.png")
     io.write_json(args.metrics, metrics)
-    print(f"{name}: test squared error per image {metrics['sq_error_per_image']:.3f}, "
+    print(f"{args.variant}: test squared error per image {metrics['sq_error_per_image']:.3f}, "
           f"MSE per pixel {metrics['mse_per_pixel']:.5f}")
     if warning:
         print(warning, file=sys.stderr)

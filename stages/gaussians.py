@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencoders import checkpoints, data, io, judge, latent, models, params, plots
+from autoencoders import checkpoints, data, io, judge, latent, layout, models, params, plots
 
 
 def judged(referee, images: torch.Tensor, labels: np.ndarray, reference) -> dict:
@@ -25,6 +25,7 @@ def judged(referee, images: torch.Tensor, labels: np.ndarray, reference) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--embeddings", required=True)
     parser.add_argument("--model", required=True)
@@ -39,7 +40,7 @@ def main() -> None:
     emb = latent.load_embeddings(args.embeddings)
     model = models.load_checkpoint(args.model)
     referee = checkpoints.load(args.judge, judge.JUDGES)
-    test_y = data.load_npz(args.split / "test.npz")["labels"].astype(np.int64)
+    test_y = data.load_npz(layout.split_file(args.split, "test"))["labels"].astype(np.int64)
     stats = data.load_npz(args.reference)
     reference = (stats["mean"], stats["covariance"])
 
@@ -55,7 +56,7 @@ def main() -> None:
     columns = min(10, p.gaussians.samples_per_digit)
     shown = generated.view(len(digits), -1, 28, 28)[:, :columns].reshape(-1, 28, 28).numpy()
     plots.save(plots.image_grid(shown, rows=len(digits), row_labels=[str(d) for d in digits],
-                                title=f"{Path(args.model).parent.name}: samples of per-digit Gaussians"), args.figure)
+                                title=f"{args.variant}: samples of per-digit Gaussians"), args.figure)
     io.write_json(args.metrics, metrics)
     g, r = metrics["generated"], metrics["reconstructed"]
     print(f"generated: judge accuracy {g['judge_accuracy']:.3f}, FJD {g['fjd']:.2f}; "

@@ -7,7 +7,7 @@ measured against) and a metrics JSON with its validation and official-test accur
 import argparse
 from pathlib import Path
 
-from autoencoders import checkpoints, data, io, judge, params
+from autoencoders import checkpoints, data, io, judge, layout, params
 from autoencoders.train import fit, pick_device, seed_everything
 
 
@@ -21,10 +21,12 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load(args.params)
     device = pick_device(p.train.device)
-    train, val, test = (data.load_split(args.split / f"{s}.npz", device) for s in ("train", "val", "test"))
+    train, val, test = (data.load_split(layout.split_file(args.split, s), device) for s in layout.SPLITS)
     seed_everything(p.seed)
     model = checkpoints.build("judge", {}, judge.JUDGES).to(device)
-    cfg = params.TrainParams(epochs=p.judge.epochs, batch_size=p.judge.batch_size, lr=p.judge.lr, schedule="onecycle")
+    # the judge's own recipe: its three params, a one-cycle schedule, no weight decay, in-memory batches
+    cfg = params.TrainParams(device=p.train.device, epochs=p.judge.epochs, batch_size=p.judge.batch_size,
+                             lr=p.judge.lr, weight_decay=0.0, schedule="onecycle", loader="tensor")
     fit(model, train, val, cfg, seed=p.seed, name="judge")
     accuracy = {name: float((judge.judge_outputs(model, x)[0] == y.cpu().numpy()).mean())
                 for name, (x, y) in (("val", val), ("test", test))}

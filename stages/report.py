@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import io, params, plots, report
+from autoencoders import io, layout, params, plots, report
 
 
 def main() -> None:
@@ -29,10 +29,10 @@ def main() -> None:
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     judge_accuracy = io.read_json(args.judge_metrics)["test_accuracy"]
     spread = io.read_json(args.spread)
-    figures = {name: sorted(os.path.relpath(f, args.html.parent)
-                            for f in [*(args.variants / name / "figures").glob("*.png"), args.variants / name / "generated.png"])
-               for name in p.variants}
-    trained = {name: io.read_history(args.variants / name / "history.csv")
+    figures = {name: sorted(os.path.relpath(f, args.html.parent) for f in [
+        *(args.variants / name / layout.FIGURES).glob("*.png"), args.variants / name / layout.GENERATED])
+        for name in p.variants}
+    trained = {name: io.read_history(args.variants / name / layout.HISTORY)
                for name, v in p.variants.items() if v.family != "pca"}  # PCA has no epochs
     long = pd.DataFrame([{"variant": name, **row} for name, rows in trained.items() for row in rows])
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))

@@ -4,7 +4,7 @@ Reads: the raw IDX folder; params data.val_size, data.digits, seed. Writes: OUT/
 """
 import argparse
 
-from autoencoders import data, params
+from autoencoders import data, io, layout, params
 
 
 def main() -> None:
@@ -15,9 +15,9 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load(args.params)
     splits = data.make_splits(args.raw, p.data.val_size, p.seed, p.data.digits)
-    with data.atomic_dir(args.out) as tmp:
+    with io.atomic_dir(args.out) as tmp:
         for name, arrays in splits.items():
-            data.save_npz(tmp / f"{name}.npz", arrays)
+            data.save_npz(layout.split_file(tmp, name), arrays)
     print(", ".join(f"{name}: {len(a['labels'])} images" for name, a in splits.items()))
 
 

@@ -24,9 +24,8 @@ def main() -> None:
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     reports = [*args.reports, args.metrics]
     state = tracking.state_digest([Path(args.params), args.variants, args.models, *reports])
-    with tracking.store_lock():  # parallel queue workers take turns on a local SQLite store
-        run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, reports,
-                                  io.read_json(args.metrics))
+    run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, reports,
+                              io.read_json(args.metrics))
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
 
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import torch
 
-from autoencoders import data, io, models, params, tracking
+from autoencoders import data, io, layout, models, params, tracking
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 from autoencoders.train import fit, pick_device, seed_everything
 
 
 def train_variant(variant: params.Variant, seed: int, split_dir: Path, device: torch.device, on_epoch=None):
     """Build, fit and validate one variant; returns (model, history, metrics, timing)."""
-    train_x, _ = data.load_split(split_dir / "train.npz", device)
-    val_x, _ = data.load_split(split_dir / "val.npz", device)
+    train_x, _ = data.load_split(layout.split_file(split_dir, "train"), device)
+    val_x, _ = data.load_split(layout.split_file(split_dir, "val"), device)
     seed_everything(seed)
     model = models.build(variant.family, variant.arch).to(device)
     start = time.perf_counter()

@@ -90,14 +90,25 @@ def tiny_params(source: Path, variants: list[str] | None = None) -> dict:
 SMALL_SET = ["mlp", "sphere", "pca"]  # a 100-d, a spherical 3-d and the PCA of the 100-d one
 
 
-def set_param(project: Path, path: str, value) -> None:
-    """Set a dotted key of the project's params.yaml, as `dvc exp run -S path=value` would."""
-    params = yaml.safe_load((project / "params.yaml").read_text())
+def key_parent(params: dict, path: str) -> tuple[dict, str]:
+    """(the mapping that holds a dotted key, the key's last part)."""
     *parents, last = path.split(".")
     node = params
     for key in parents:
         node = node[key]
+    return node, last
+
+
+def set_key(params: dict, path: str, value) -> dict:
+    """Set a dotted key of a params mapping, as `dvc exp run -S path=value` would; returns the mapping."""
+    node, last = key_parent(params, path)
     node[last] = value
+    return params
+
+
+def set_param(project: Path, path: str, value) -> None:
+    """set_key on the project's params.yaml."""
+    params = set_key(yaml.safe_load((project / "params.yaml").read_text()), path, value)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

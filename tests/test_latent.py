@@ -113,9 +113,23 @@ def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
     table = pd.DataFrame({"family": ["mlp", "pca"], "latent_dim": [8, 8], "parameters": [10, 0],
                           "train_seconds": [1.0, 1.0], "collapsed": [True, False],
                           **{figure: [52.9, 20.0] for figure in report.HEADLINE},
-                          "reconstructed_judge_accuracy": [0.1, 0.9], "ratio_to_pca": [2.6, None]},
+                          "reconstructed_judge_accuracy": [0.1, 0.9], "ratio_to_pca": [2.6, None],
+                          "test_sq_error_unclipped": [52.9, 21.0]},
                          index=pd.Index(["mlp", "pca"], name="variant"))
     markdown = report.summary_markdown(table, 0.99, {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
     assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
     assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
     assert report.headline_metrics(table, 0.99)["pca.test_sq_error_per_image"] == 20.0
+
+
+def test_paper_comparison_sets_like_beside_like():
+    import pandas as pd
+
+    from autoencoders import report
+
+    table = pd.DataFrame({"latent_dim": [30, 30, 100], "test_sq_error_per_image": [2.95, 12.59, 3.6],
+                          "test_sq_error_unclipped": [2.95, 13.87, 3.9]}, index=["conv30", "pca30", "pca"])
+    rows = report.paper_comparison(table)[report.LABELS["test_sq_error_per_image"]].to_dict()
+    assert rows == {"paper: autoencoder 784-1000-500-250-30": 3.00, "paper: PCA, 30 components": 13.87,
+                    "ours: conv30": 2.95, "ours: pca30, output unclipped (as the paper)": 13.87,
+                    "ours: pca30, clipped to [0, 1] (as every variant here)": 12.59}

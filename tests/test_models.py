@@ -97,6 +97,18 @@ def test_bad_architecture_and_checkpoint_errors(tmp_path):
         models.load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_clipping_a_linear_output_only_lowers_the_error():
+    torch.manual_seed(0)
+    x = (torch.rand(64, 1, 28, 28) < 0.2).float()  # mostly 0: a PCA reconstruction undershoots below 0
+    model = models.build("pca", {"latent_dim": 3})
+    model.fit(x)
+    errors = models.base.reconstruction_errors(model, x)
+    assert errors["sq_error_per_image_unclipped"] > errors["sq_error_per_image"] > 0
+    sigmoid = models.build("mlp", {"latent_dim": 2, "hidden": [8]})
+    errors = models.base.reconstruction_errors(sigmoid, x)
+    assert errors["sq_error_per_image_unclipped"] == errors["sq_error_per_image"]
+
+
 def test_a_model_that_ignores_its_input_is_called_collapsed():
     x = torch.rand(64, 1, 28, 28)
     model = models.build("pca", {"latent_dim": 3})

@@ -1,22 +1,18 @@
 import copy
+import dataclasses
+import re
 
 import pytest
 import yaml
 
 from autoencoders import models, params
-from conftest import ROOT
+from conftest import ROOT, key_parent, set_key
 
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def with_change(path: str, value):
-    raw = copy.deepcopy(DEFAULTS)
-    *parents, last = path.split(".")
-    node = raw
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return raw
+    return set_key(copy.deepcopy(DEFAULTS), path, value)
 
 
 def test_default_params_load_into_typed_objects():
@@ -100,3 +96,20 @@ def test_exponent_floats_read_as_dvc_writes_them(tmp_path):
     (tmp_path / "params.yaml").write_text(text)
     assert params.load(tmp_path / "params.yaml").variants["mlp"].train.lr == 1e-4
     assert yaml.safe_load("a: 1e+30")["a"] == "1e+30"  # why the loader is needed
+
+
+@pytest.mark.parametrize("path", ["train.loader", "classify.knn_k", "judge.lr", "data.digits", "seed", "gaussians"])
+def test_a_key_missing_from_params_yaml_is_named(path):
+    raw = copy.deepcopy(DEFAULTS)
+    node, last = key_parent(raw, path)
+    del node[last]
+    with pytest.raises(params.ParamsError, match=rf"^{re.escape(path)}: missing$"):
+        params.parse(raw)
+
+
+def test_values_live_in_params_yaml_only():
+    """The dataclasses declare types and bounds; no default value is written a second time there."""
+    for cls in (params.DataParams, params.TrainParams, params.ClassifyParams, params.GaussiansParams,
+                params.JudgeParams):
+        for f in dataclasses.fields(cls):
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, (cls, f.name)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autoencoders import layout
 from conftest import ROOT, run
 
 
@@ -92,6 +93,13 @@ def test_a_removed_dep_is_named_with_its_stage():
     dvc_yaml = load_dvc_yaml()
     dvc_yaml["stages"]["evaluate"]["do"]["deps"].remove("autoencoders/plots.py")
     assert missing_deps(dvc_yaml) == ["stage evaluate: runs autoencoders/plots.py but does not depend on it"]
+
+
+def test_dvc_yaml_spells_the_layout_names():
+    """The per-variant file names live in layout.py and in dvc.yaml: the two must agree."""
+    text = (ROOT / "dvc.yaml").read_text()
+    for name in (layout.MODEL, *layout.RESULTS, layout.HISTORY, layout.FIGURES, layout.GENERATED):
+        assert f"/${{key}}/{name}" in text, name
 
 
 def test_imports_are_followed_through_functions_and_packages():

@@ -1,13 +1,20 @@
 """The training loop: deterministic by seed, and a diverging loss stops it with a clear error."""
+import dataclasses
 import sys
 
 import pytest
 import torch
 
-from autoencoders import models
-from autoencoders.params import TrainParams
+from autoencoders import models, params
 from autoencoders.train import TrainingDiverged, fit, seed_everything
 from conftest import ROOT, run, synthetic_digits
+
+SHARED_TRAIN = params.load(ROOT / "params.yaml").train
+
+
+def shared_train(**changes) -> params.TrainParams:
+    """params.yaml's shared training settings, on the CPU, with changes."""
+    return dataclasses.replace(SHARED_TRAIN, device="cpu", **changes)
 
 
 def images(n, seed):
@@ -23,7 +30,7 @@ def train_once(cfg, family="mlp", arch=None):
 
 
 def test_same_seed_same_weights_and_history():
-    cfg = TrainParams(epochs=2, batch_size=16, schedule="onecycle")
+    cfg = shared_train(epochs=2, batch_size=16, schedule="onecycle")
     (a, ha), (b, hb) = train_once(cfg), train_once(cfg)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     strip = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]
@@ -31,12 +38,12 @@ def test_same_seed_same_weights_and_history():
 
 
 def test_training_lowers_validation_loss():
-    _, history = train_once(TrainParams(epochs=4, batch_size=16, lr=3e-3))
+    _, history = train_once(shared_train(epochs=4, batch_size=16, lr=3e-3))
     assert history[-1]["val_loss"] < history[0]["val_loss"]
 
 
 def test_vae_training_is_deterministic_too():
-    cfg = TrainParams(epochs=1, batch_size=16)
+    cfg = shared_train(epochs=1, batch_size=16)
     arch = {"latent_dim": 2, "hidden": [16]}
     (a, _), (b, _) = train_once(cfg, "vae", arch), train_once(cfg, "vae", arch)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
@@ -44,7 +51,7 @@ def test_vae_training_is_deterministic_too():
 
 def test_diverging_loss_names_variant_epoch_and_batch():
     with pytest.raises(TrainingDiverged, match=r"variant tiny: loss became (nan|inf) at epoch 1, batch \d+"):
-        train_once(TrainParams(epochs=2, batch_size=16, lr=1e30))
+        train_once(shared_train(epochs=2, batch_size=16, lr=1e30))
 
 
 def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
@@ -52,7 +59,7 @@ def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
 
     x = images(40, 0)
     labels = torch.arange(40)
-    cfg = TrainParams(batch_size=16, loader="dataloader")
+    cfg = shared_train(batch_size=16, loader="dataloader")
     batches = list(_batches((x, labels), cfg, torch.Generator().manual_seed(0)))
     assert [len(b[0]) for b in batches] == [16, 16, 8]
     got_x, got_y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
@@ -60,7 +67,7 @@ def test_notebook_dataloader_feeds_the_same_images_in_its_own_order():
     torch.testing.assert_close(got_x, x[got_y], atol=0.5 / 255, rtol=0)  # through uint8 and ToTensor
     images_only = next(_batches((x,), cfg, torch.Generator().manual_seed(0)))
     assert len(images_only) == 1 and images_only[0].shape == (16, 1, 28, 28)
-    _, history = train_once(TrainParams(epochs=1, batch_size=16, loader="dataloader"))
+    _, history = train_once(shared_train(epochs=1, batch_size=16, loader="dataloader"))
     assert history[0]["train_loss"] > 0
 
 
