@@ -49,7 +49,7 @@ def decode(args) -> None:
 
 def compare(args) -> None:
     from . import compare as cmp, io, plots
-    from .report import HEADLINE
+    from .report import HEADLINE, LABELS
 
     runs = cmp.load_runs(args.repo, args.all_commits, args.rev)
     if args.experiments:
@@ -71,7 +71,8 @@ def compare(args) -> None:
         out = Path(args.out or f"reports/sweep_{args.y}")
         markdown = cmp.sweep_markdown(result)
         io.write_text(out.with_suffix(".md"), markdown)
-        plots.save(plots.sweep_plot(result.points, args.x, args.y, f"{args.y} against {args.x}"), out.with_suffix(".png"))
+        label = LABELS.get(args.y, args.y)
+        plots.save(plots.sweep_plot(result.points, args.x, label, f"{label} against {args.x}"), out.with_suffix(".png"))
         print(markdown + f"\nwrote {out.with_suffix('.png')} and {out.with_suffix('.md')}")
     else:
         print(cmp.table(groups, variants, args.figures or list(HEADLINE), args.changed))

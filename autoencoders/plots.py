@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
@@ -164,8 +165,11 @@ def sweep_plot(points: dict[str, list[tuple]], x_label: str, y_label: str, title
         ax.set_xscale("log")
     if min(ys) > 0 and max(ys) >= 10 * min(ys):
         ax.set_yscale("log")
-    ax.set_xticks([where(x) for x in xs], [str(x) for x in xs])
-    ax.minorticks_off()
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))  # 1, 2, 5, 10, 20, ...
+        ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xticks([where(x) for x in xs], [str(x) for x in xs])  # the values swept, nothing between
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.set_xlabel(x_label), ax.set_ylabel(y_label)
     ax.grid(alpha=0.3)
     ax.legend()
