@@ -149,7 +149,8 @@ def seed_groups(runs: list[Run]) -> tuple[list[Group], list[str]]:
     messages = []
     for group in groups.values():
         run = group.runs[0]
-        if len(group.runs) == 1 and run.params.get(SEED) != baseline.params.get(SEED):
+        if (len(group.runs) == 1 and run.baseline == baseline.baseline
+                and run.params.get(SEED) != baseline.params.get(SEED)):
             changed = [k for k in sorted(set(run.params) | set(baseline.params))
                        if k != SEED and run.params.get(k) != baseline.params.get(k)]
             messages.append(f"experiment {run.name} changes seed together with {', '.join(changed)}: shown on its "
