@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import io
-from .report import HEADLINE, JUDGE_HEADLINE
+from .report import HEADLINE, JUDGE_HEADLINES
 
 METRICS_FILE = "reports/metrics.json"
 PARAMS_FILE = "params.yaml"
@@ -169,12 +169,14 @@ def cell(summary) -> str:
 
 
 def variants_of(runs: list[Run]) -> list[str]:
+    """The variants with headline figures, in params.yaml's order."""
+    measured = {m.rpartition(".")[0] for run in runs for m in run.metrics}
     seen = []
     for run in runs:
-        for metric in run.metrics:
-            variant = metric.rpartition(".")[0]
-            if metric != JUDGE_HEADLINE and variant not in seen:
-                seen.append(variant)
+        for key in run.params:
+            name = key.split(".")[1] if key.startswith("variants.") else None
+            if name in measured and name not in seen:
+                seen.append(name)
     return seen
 
 
@@ -193,7 +195,7 @@ def differences(groups: list[Group]) -> dict[int, str]:
 def table(groups: list[Group], variants: list[str], figures: list[str], changed_only: bool = False) -> str:
     """Markdown: one row per variant and figure, one column per group (A, B, ...), with a legend."""
     letters = [chr(ord("A") + i) if i < 26 else f"G{i}" for i in range(len(groups))]
-    rows = [(v, f, f"{v}.{f}") for v in variants for f in figures] + [("judge", "test_accuracy", JUDGE_HEADLINE)]
+    rows = [(v, f, f"{v}.{f}") for v in variants for f in figures] + [tuple(key.split(".")) + (key,) for key in JUDGE_HEADLINES]
     lines = ["| variant | figure | " + " | ".join(letters) + " |", "|---|---|" + "---|" * len(groups)]
     for variant, figure, metric in rows:
         summaries = [g.summary(metric) for g in groups]

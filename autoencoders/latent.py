@@ -161,25 +161,35 @@ def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
             "per_digit": per_digit}
 
 
-# --- per-digit Gaussians ---------------------------------------------------------------------
+# --- the geometry of codes ------------------------------------------------------------------
 
-def fit_gaussians(codes: np.ndarray, labels: np.ndarray, covariance: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """digit -> (mean (d,), covariance (d, d)); diag keeps only the variances, as the notebook did."""
-    out = {}
-    for d in sorted(set(labels.tolist())):
-        z = codes[labels == d].astype(np.float64)
-        cov = np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
-        out[d] = (z.mean(0), np.diag(np.diag(cov)) if covariance == "diag" else cov)
-    return out
+def codes_on_sphere(codes: np.ndarray) -> bool:
+    """Whether every code has unit norm (the S2 variant's encoder projects onto the sphere)."""
+    return bool(np.allclose(np.linalg.norm(codes, axis=1), 1.0, atol=1e-4))
 
 
-def sample_gaussians(gaussians: dict, per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded samples, per_digit of each digit in digit order: (codes float32, labels)."""
-    rng = np.random.default_rng(seed)
-    codes, labels = [], []
-    for d, (mean, cov) in gaussians.items():
-        # Cholesky of the (jittered) covariance: deterministic and valid for diag and full alike
-        chol = np.linalg.cholesky(cov + 1e-9 * np.eye(len(mean)))
-        codes.append(mean + rng.standard_normal((per_digit, len(mean))) @ chol.T)
-        labels.append(np.full(per_digit, d))
-    return np.concatenate(codes).astype(np.float32), np.concatenate(labels)
+def interpolate(a: np.ndarray, b: np.ndarray, steps: int, sphere: bool) -> np.ndarray:
+    """steps codes from a to b, both included: a straight line, or the great circle on the sphere."""
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    angle = np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))
+    if not sphere or angle < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * angle) * a + np.sin(t * angle) * b) / np.sin(angle)
+
+
+# --- clustering probe ------------------------------------------------------------------------
+
+def cluster_probe(codes: np.ndarray, labels: np.ndarray, restarts: int, seed: int) -> dict:
+    """k-means with one cluster per digit on the codes, scored as in the ACAI paper (Berthelot et
+    al. 2019): accuracy after matching clusters to digits one-to-one (Hungarian), and NMI."""
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    digits = np.unique(labels)
+    clusters = KMeans(len(digits), n_init=restarts, random_state=seed).fit_predict(codes.astype(np.float64))
+    counts = np.zeros((len(digits), len(digits)), dtype=np.int64)  # cluster x digit
+    np.add.at(counts, (clusters, np.searchsorted(digits, labels)), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return {"accuracy": float(counts[rows, cols].sum() / len(labels)),
+            "nmi": float(normalized_mutual_info_score(labels, clusters))}

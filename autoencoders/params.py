@@ -78,11 +78,13 @@ class ClassifyParams:
     head_lr: float = field(metadata=_range(0, lo_open=True))
     probe_c: list[float] = field(metadata=NON_EMPTY)
     knn_k: list[int] = field(metadata=NON_EMPTY)
+    kmeans_restarts: int = field(metadata=_range(1))
 
 
 @dataclass(frozen=True)
 class GaussiansParams:
-    covariance: Literal["diag", "full"]
+    density: Literal["auto", "diag", "full", "gmm", "vmf"]  # the names of densities.DENSITIES, and auto
+    components: list[int] = field(metadata=NON_EMPTY)  # gmm: the mixture sizes tried per digit
     samples_per_digit: int = field(metadata=_range(1))
 
 
@@ -270,8 +272,13 @@ def parse(raw: dict, families: dict | None = None) -> Params:
         _check_range(c, _range(0, lo_open=True), f"classify.probe_c[{i}]")
     for i, k in enumerate(classify.knn_k):
         _check_range(k, _range(1), f"classify.knn_k[{i}]")
-    return Params(seed=seed, data=data, train=train, variants=variants, classify=classify,
-                  gaussians=build(GaussiansParams, raw.get("gaussians"), "gaussians"),
+    gaussians = build(GaussiansParams, raw.get("gaussians"), "gaussians")
+    for i, k in enumerate(gaussians.components):
+        _check_range(k, _range(1), f"gaussians.components[{i}]")
+    if gaussians.samples_per_digit < max(gaussians.components):
+        raise ParamsError(f"gaussians.samples_per_digit: must be >= the largest of gaussians.components "
+                          f"({max(gaussians.components)}), got {gaussians.samples_per_digit}")
+    return Params(seed=seed, data=data, train=train, variants=variants, classify=classify, gaussians=gaussians,
                   judge=build(JudgeParams, raw.get("judge"), "judge"))
 
 

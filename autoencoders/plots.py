@@ -19,20 +19,35 @@ def save(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
-def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = None, title: str = ""):
-    """images (rows * cols, 28, 28) in [0, 1] laid out row by row, one labelled row per group."""
+def _canvas(images: np.ndarray, rows: int) -> np.ndarray:
+    """images (rows * cols, 28, 28) tiled row by row, one pixel of white between them."""
     cols = len(images) // rows
     canvas = np.ones((rows * 29 - 1, cols * 29 - 1))
     for i, img in enumerate(images[: rows * cols]):
         r, c = divmod(i, cols)
         canvas[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = img
-    fig, ax = plt.subplots(figsize=(max(4, cols * 0.45), max(2, rows * 0.45)))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([r * 29 + 14 for r in range(rows)] if row_labels else [])
-    if row_labels:
-        ax.set_yticklabels(row_labels)
-    ax.set_title(title)
+    return canvas
+
+
+def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = None, title: str = ""):
+    """images (rows * cols, 28, 28) in [0, 1] laid out row by row, one labelled row per group."""
+    return image_grids({title: images}, rows, row_labels)
+
+
+def image_grids(panels: dict[str, np.ndarray], rows: int, row_labels: list[str] | None = None, title: str = ""):
+    """Grids side by side, one per titled panel, sharing their labelled rows."""
+    cols = len(next(iter(panels.values()))) // rows
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(4, cols * 0.45) * len(panels), max(2, rows * 0.45)),
+                             squeeze=False)
+    for ax, (panel_title, images) in zip(axes[0], panels.items()):
+        ax.imshow(_canvas(images, rows), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([r * 29 + 14 for r in range(rows)] if row_labels else [])
+        if row_labels:
+            ax.set_yticklabels(row_labels)
+        ax.set_title(panel_title)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -26,7 +26,10 @@ HEADLINE = {  # figure -> (file, key path) inside reports/variants/V/
     "generated_judge_accuracy": (layout.GAUSSIANS, "generated.judge_accuracy"),
     "generated_fjd": (layout.GAUSSIANS, "generated.fjd"),
 }
-JUDGE_HEADLINE = "judge.test_accuracy"  # the one figure that belongs to no variant
+JUDGE_HEADLINES = {  # the figures that belong to no variant -> key in reports/judge/metrics.json
+    "judge.test_accuracy": "test_accuracy",
+    "judge.fjd_floor": "fjd_floor",  # real training images against real test: what generated sets aim at
+}
 
 DETAILS = {  # further columns of the comparison table
     "latent_dim": (layout.TRAIN, "latent_dim"),
@@ -34,6 +37,8 @@ DETAILS = {  # further columns of the comparison table
     "train_seconds": (layout.TRAIN_TIME, "seconds"),
     "reconstructed_judge_accuracy": (layout.GAUSSIANS, "reconstructed.judge_accuracy"),
     "collapsed": (layout.EVALUATE, "collapsed"),
+    "cluster_accuracy": (layout.CLASSIFY, "kmeans.accuracy"),
+    "density": (layout.GAUSSIANS, "density"),
     "test_sq_error_unclipped": (layout.EVALUATE, "sq_error_per_image_unclipped"),
 }
 
@@ -41,8 +46,9 @@ LABELS = {  # column -> its heading in the Markdown and HTML tables, in this ord
     "family": "family", "latent_dim": "latent", "parameters": "parameters", "train_seconds": "train s",
     "test_sq_error_per_image": "test sq. error / image", "ratio_to_pca": "ratio to PCA",
     "test_mse_per_pixel": "test MSE / pixel", "head_accuracy": "head acc.", "probe_accuracy": "probe acc.",
-    "knn_accuracy": "kNN acc.", "generated_judge_accuracy": "generated judge acc.",
-    "generated_fjd": "generated FJD", "reconstructed_judge_accuracy": "reconstructed judge acc.",
+    "knn_accuracy": "kNN acc.", "cluster_accuracy": "k-means acc.", "density": "density",
+    "generated_judge_accuracy": "generated judge acc.", "generated_fjd": "generated FJD",
+    "reconstructed_judge_accuracy": "reconstructed judge acc.",
 }
 COLLAPSED_MARK = " ⚠"
 
@@ -68,10 +74,29 @@ def comparison_table(variants_dir: str | Path, families: dict[str, str]) -> pd.D
     return table
 
 
-def headline_metrics(table: pd.DataFrame, judge_accuracy: float) -> dict[str, float]:
-    """The DVC metrics: flat `<variant>.<figure>` keys, so `dvc exp show` can keep or drop them by name."""
+def headline_metrics(table: pd.DataFrame, judge: dict) -> dict[str, float]:
+    """The DVC metrics: flat `<variant>.<figure>` keys, so `dvc exp show` can keep or drop them by name
+    (judge: the judge stage's metrics)."""
     out = {f"{name}.{figure}": float(row[figure]) for name, row in table.iterrows() for figure in HEADLINE}
-    return {**out, JUDGE_HEADLINE: judge_accuracy}
+    return {**out, **{key: float(judge[field]) for key, field in JUDGE_HEADLINES.items()}}
+
+
+DENSITY_FIGURES = {"val_log_likelihood": "val log-lik. / code", "judge_accuracy": "judge acc.", "fjd": "FJD",
+                   "fjd_over_floor": "FJD / floor", "precision": "precision", "recall": "recall"}
+
+
+def density_table(variants_dir: str | Path, variants: list[str], judge: dict) -> pd.DataFrame:
+    """variant x density: how each density's samples score, the chosen one marked, real images first."""
+    rows = [{"variant": "real training images", "density": "-", DENSITY_FIGURES["fjd"]: judge["fjd_floor"],
+             DENSITY_FIGURES["fjd_over_floor"]: 1.0, DENSITY_FIGURES["precision"]: judge["floor_precision"],
+             DENSITY_FIGURES["recall"]: judge["floor_recall"]}]
+    for name in variants:
+        figures = json.loads((Path(variants_dir) / name / layout.GAUSSIANS).read_text())
+        for density, scores in figures["densities"].items():
+            chosen = " (chosen)" if density == figures["density"] else ""
+            rows.append({"variant": name, "density": density + chosen,
+                         **{label: scores[key] for key, label in DENSITY_FIGURES.items()}})
+    return pd.DataFrame(rows).set_index("variant")
 
 
 def _format(value) -> str:
@@ -140,24 +165,35 @@ INTRO = ("All figures on the official 10k test set. Squared error per image is s
          "FJD is the Frechet distance in the judge's feature space, not comparable to Inception FID.")
 
 
-def summary_markdown(table: pd.DataFrame, judge_accuracy: float, spread: dict | None = None) -> str:
+GENERATION_INTRO = ("Each variant fits a density per digit to its training codes and decodes samples of it. "
+                    "`auto` chooses the density with the best validation log-likelihood (on the sphere, among "
+                    "densities on the sphere). The floor is real training images against the real test images, "
+                    "as many as a generated set holds: a perfect generator's FJD. Precision: the share of samples "
+                    "inside the real images' k-NN manifold (fidelity); recall: the share of real images inside "
+                    "the samples' (diversity); Kynkaanniemi et al. 2019, k = 3, in the judge's feature space.")
+
+
+def summary_markdown(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, spread: dict | None = None) -> str:
     spread = spread or {}
     return "\n\n".join([
         "# Autoencoders on MNIST: summary",
-        INTRO.format(judge=judge_accuracy),
+        INTRO.format(judge=judge["test_accuracy"]),
         to_markdown(display_table(table, spread.get("sd"))),
         *notes(table, spread.get("n")),
+        "## Generated digits: densities per digit",
+        GENERATION_INTRO,
+        to_markdown(densities),
         "## Against Hinton & Salakhutdinov (2006)",
         to_markdown(paper_comparison(table)),
     ]) + "\n"
 
 
-FIGURE_TITLES = {"reconstructions": "Reconstructions", "latent_map": "Latent map",
+FIGURE_TITLES = {"reconstructions": "Reconstructions", "interpolations": "Interpolations", "latent_map": "Latent map",
                  "encoder_decoder": "Encoder map and decoder grid", "code_histograms": "Code histograms",
-                 "loss_curves": "Loss curves", "generated": "Generated from per-digit Gaussians"}
+                 "loss_curves": "Loss curves", "generated": "Generated: the notebook's diag and the chosen density"}
 
 
-def summary_html(table: pd.DataFrame, judge_accuracy: float, figures: dict[str, list[str]],
+def summary_html(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, figures: dict[str, list[str]],
                  spread: dict | None = None) -> str:
     """A self-contained page apart from images, linked relatively (figures: variant -> relative paths)."""
     spread = spread or {}
@@ -176,9 +212,12 @@ table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ border: 1px s
 figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }} img {{ max-width: 520px; }}
 </style></head><body>
 <h1>Autoencoders on MNIST</h1>
-<p>{html.escape(INTRO.format(judge=judge_accuracy))}</p>
+<p>{html.escape(INTRO.format(judge=judge["test_accuracy"]))}</p>
 {display_table(table, spread.get("sd")).to_html()}
 {paragraphs}
+<h2>Generated digits: densities per digit</h2>
+<p>{html.escape(GENERATION_INTRO)}</p>
+{densities.to_html(float_format=lambda v: f"{v:.3f}", na_rep="-")}
 <h2>Against Hinton &amp; Salakhutdinov (2006)</h2>
 {paper_comparison(table).to_html(float_format=lambda v: f"{v:.3f}")}
 {"".join(sections)}

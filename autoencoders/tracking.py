@@ -242,6 +242,7 @@ def _log_variant(folder: Path, checkpoint: Path, example) -> None:
         metrics.update({f"{part}.{k}": float(x) for k, x in io.flatten(io.read_json(folder / name)).items()
                         if isinstance(x, (int, float)) and not isinstance(x, bool)})
     mlflow.log_metrics(metrics)
+    mlflow.set_tag("density", io.read_json(folder / layout.GAUSSIANS)["density"])  # the one chosen, a name
     mlflow.log_artifacts(str(folder / layout.FIGURES), "figures")
     mlflow.log_artifact(str(folder / layout.GENERATED), "figures")
     info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,

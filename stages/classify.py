@@ -1,8 +1,10 @@
-"""classify@V: three classifiers on the frozen codes, chosen on val, scored once on test.
+"""classify@V: three classifiers on the frozen codes, chosen on val, scored once on test, and a
+clustering probe that uses no labels at all.
 
 Reads: the embeddings parquet only (no autoencoder); params seed, classify.
 Writes: metrics JSON (per head: accuracy, macro F1, per-digit precision/recall/F1, the chosen
-setting), the classification report as CSV, and OUT_CONFUSION/{head,probe,knn}.csv (actual, predicted).
+setting; kmeans: clustering accuracy and NMI on the test codes), the classification report as CSV,
+and OUT_CONFUSION/{head,probe,knn}.csv (actual, predicted).
 """
 import argparse
 from pathlib import Path
@@ -28,6 +30,7 @@ def classify(emb: dict, cfg: params.ClassifyParams, seed: int) -> tuple[dict, di
     for name, (predict, chosen) in fitted.items():
         predictions[name] = predict(z_test)  # the only time test codes are used
         metrics[name] = {**latent.classification_metrics(predictions[name], y_test), chosen_name[name]: chosen}
+    metrics["kmeans"] = latent.cluster_probe(z_test, y_test, cfg.kmeans_restarts, seed)
     return metrics, predictions
 
 
@@ -43,13 +46,14 @@ def main() -> None:
     emb = latent.load_embeddings(args.embeddings)
     metrics, predictions = classify(emb, p.classify, p.seed)
     rows = [{"classifier": name, "digit": digit, **scores}
-            for name, m in metrics.items() for digit, scores in m["per_digit"].items()]
+            for name, m in metrics.items() for digit, scores in m.get("per_digit", {}).items()]
     io.write_text(args.report, pd.DataFrame(rows).to_csv(index=False, float_format="%.4f"))
     for name, pred in predictions.items():
         io.write_text(args.confusion / f"{name}.csv",
                       pd.DataFrame({"actual": emb["test"][1], "predicted": pred}).to_csv(index=False))
     io.write_json(args.metrics, metrics)
-    print(", ".join(f"{name} {m['accuracy']:.4f}" for name, m in metrics.items()), "test accuracy")
+    print(", ".join(f"{name} {m['accuracy']:.4f}" for name, m in metrics.items()),
+          f"test accuracy; kmeans NMI {metrics['kmeans']['nmi']:.4f}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ Reads: the checkpoint, the embeddings parquet (test codes), SPLIT/test.npz (and 
 image), the training history.
 Writes: a metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's metric, beside
 the mean training image's, and whether the model collapsed to it) and
-FIGURES/*.png: reconstructions, latent map, code histograms, loss curves, and for 2-D or spherical
-latents the encoder map beside a decoder grid.
+FIGURES/*.png: reconstructions, interpolations, latent map, code histograms, loss curves, and for
+2-D or spherical latents the encoder map beside a decoder grid.
 """
 import argparse
 import sys
@@ -22,6 +22,25 @@ def one_of_each_digit(labels: np.ndarray) -> np.ndarray:
     return np.array([np.flatnonzero(labels == d)[0] for d in sorted(set(labels.tolist()))])
 
 
+INTERPOLATION_PAIRS, INTERPOLATION_STEPS = 8, 10
+
+
+def interpolations(name: str, model, test_x: torch.Tensor, codes: np.ndarray, picks: np.ndarray, sphere: bool):
+    """Rows of: a test digit, 10 decoded codes on the way to another digit's code, that digit.
+
+    Pairs are consecutive digits' first test images (0 to 1, 1 to 2, ...); the path is a straight
+    line, or the great circle for codes on the sphere."""
+    rows = []
+    for k in range(INTERPOLATION_PAIRS):
+        a, b = picks[k % len(picks)], picks[(k + 1) % len(picks)]
+        path = model.decode_codes(latent.interpolate(codes[a], codes[b], INTERPOLATION_STEPS, sphere))
+        rows.append(torch.cat([test_x[a:a + 1], path, test_x[b:b + 1]]))
+    images = torch.cat(rows).squeeze(1).numpy()
+    path = "great circle" if sphere else "straight line"
+    return plots.image_grid(images, rows=INTERPOLATION_PAIRS,
+                            title=f"{name}: decoded along a {path} between two test digits' codes (ends: the digits)")
+
+
 def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: np.ndarray, history: list[dict]):
     """name of PNG -> matplotlib figure."""
     with torch.no_grad():
@@ -35,8 +54,9 @@ def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: n
         "code_histograms": plots.code_histograms(codes, f"{name}: distribution of each code dimension"),
         "loss_curves": plots.loss_curves({name: history}, f"{name}: training and validation loss"),
     }
-    on_sphere = codes.shape[1] == 3 and np.allclose(np.linalg.norm(codes, axis=1), 1, atol=1e-4)
-    if codes.shape[1] == 2 or on_sphere:
+    on_sphere = latent.codes_on_sphere(codes)
+    out["interpolations"] = interpolations(name, model, test_x, codes, picks, on_sphere)
+    if codes.shape[1] == 2 or (on_sphere and codes.shape[1] == 3):
         out["encoder_decoder"] = plots.encoder_decoder_map(
             codes, labels, lambda z: model.decode_codes(z).squeeze(1).numpy(), f"{name}: encoder map and decoder grid" + (" on S2, unwrapped" if on_sphere else ""),
             sphere=on_sphere)

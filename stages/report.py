@@ -27,7 +27,8 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
-    judge_accuracy = io.read_json(args.judge_metrics)["test_accuracy"]
+    judge = io.read_json(args.judge_metrics)
+    densities = report.density_table(args.variants, list(p.variants), judge)
     spread = io.read_json(args.spread)
     figures = {name: sorted(os.path.relpath(f, args.html.parent) for f in [
         *(args.variants / name / layout.FIGURES).glob("*.png"), args.variants / name / layout.GENERATED])
@@ -38,9 +39,9 @@ def main() -> None:
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
     plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
                args.loss_curves.with_suffix(".png"))
-    io.write_json(args.metrics, report.headline_metrics(table, judge_accuracy))
-    io.write_text(args.markdown, report.summary_markdown(table, judge_accuracy, spread))
-    io.write_text(args.html, report.summary_html(table, judge_accuracy, figures, spread))
+    io.write_json(args.metrics, report.headline_metrics(table, judge))
+    io.write_text(args.markdown, report.summary_markdown(table, judge, densities, spread))
+    io.write_text(args.html, report.summary_html(table, judge, densities, figures, spread))
     print(report.to_markdown(report.display_table(table, spread.get("sd"))))
 
 

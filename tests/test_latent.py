@@ -1,10 +1,10 @@
-"""Embeddings, classifiers on codes, per-digit Gaussians, the Frechet judge distance, the decode command."""
+"""Embeddings, classifiers on codes, per-digit densities, clustering, interpolation, the Frechet judge distance, the decode command."""
 import numpy as np
 import pytest
 import torch
 
 from autoencoders import __main__ as cli
-from autoencoders import data, judge, latent, models
+from autoencoders import data, densities, judge, latent, models
 
 
 def separable_codes(n_per_digit: int, dim: int, seed: int, spread: float = 0.5):
@@ -53,21 +53,105 @@ def test_classification_metrics_match_a_hand_count():
     assert m["per_digit"]["1"]["precision"] == 2 / 3
 
 
-@pytest.mark.parametrize("covariance", ["diag", "full"])
-def test_gaussians_recover_known_means_and_covariances(covariance):
-    rng = np.random.default_rng(0)
-    true_cov = np.array([[1.0, 0.6], [0.6, 2.0]])
-    codes = np.concatenate([rng.multivariate_normal([d, -d], true_cov, 20000) for d in range(3)])
-    labels = np.repeat(np.arange(3), 20000)
-    fitted = latent.fit_gaussians(codes, labels, covariance)
-    expected = true_cov if covariance == "full" else np.diag(np.diag(true_cov))
-    for d, (mean, cov) in fitted.items():
-        np.testing.assert_allclose(mean, [d, -d], atol=0.05)
-        np.testing.assert_allclose(cov, expected, atol=0.06)
-    samples, sample_labels = latent.sample_gaussians(fitted, 20000, seed=1)
-    np.testing.assert_allclose(np.cov(samples[sample_labels == 2], rowvar=False), expected, atol=0.08)
-    again, _ = latent.sample_gaussians(fitted, 20000, seed=1)
+def per_digit_codes(n: int, dim: int, seed: int, sphere: bool = False):
+    """Three digits' codes: Gaussian clouds around different means, or those pushed onto the sphere."""
+    rng = np.random.default_rng(seed)
+    true_cov = np.diag(np.linspace(1.0, 2.0, dim)) + 0.4 * (np.ones((dim, dim)) - np.eye(dim)) / dim
+    codes = np.concatenate([rng.multivariate_normal(MEANS[d, :dim], true_cov, n) for d in range(3)])
+    if sphere:
+        codes = codes / np.linalg.norm(codes, axis=1, keepdims=True)
+    return codes, np.repeat(np.arange(3), n), true_cov
+
+
+MEANS = 4 * np.eye(3) + 1  # digit d's mean: far out along axis d
+
+
+@pytest.mark.parametrize("name", ["diag", "full", "gmm"])
+def test_each_density_fits_and_samples_the_declared_shape(name):
+    codes, labels, true_cov = per_digit_codes(20000, 3, seed=0)
+    val = per_digit_codes(500, 3, seed=1)[:2]
+    fitted, val_ll = densities.fit_per_digit(name, (codes, labels), val, [1, 2], seed=0)
+    assert set(fitted) == {0, 1, 2} and np.isfinite(val_ll)
+    samples, sample_labels = densities.sample_per_digit(fitted, 20000, seed=1)
+    assert samples.shape == (60000, 3) and samples.dtype == np.float32
+    assert np.bincount(sample_labels).tolist() == [20000] * 3
+    expected = np.diag(np.diag(true_cov)) if name == "diag" else true_cov
+    for d in range(3):
+        np.testing.assert_allclose(samples[sample_labels == d].mean(0), MEANS[d], atol=0.1)
+        np.testing.assert_allclose(np.cov(samples[sample_labels == d], rowvar=False), expected, atol=0.1)
+    again, _ = densities.sample_per_digit(fitted, 20000, seed=1)
     np.testing.assert_array_equal(samples, again)
+
+
+def test_the_full_covariance_wins_on_validation_when_dimensions_correlate():
+    rng = np.random.default_rng(0)
+    cov = np.array([[1.0, 0.9], [0.9, 1.0]])
+    codes = rng.multivariate_normal([0, 0], cov, 3000)
+    val = rng.multivariate_normal([0, 0], cov, 1000)
+    labels, val_labels = np.zeros(3000, int), np.zeros(1000, int)
+    scores = {n: densities.fit_per_digit(n, (codes, labels), (val, val_labels), [1, 2], 0)[1]
+              for n in densities.applicable(sphere=False)}
+    assert scores["full"] > scores["diag"] + 0.5
+    assert densities.choose(scores, sphere=False) in ("full", "gmm")
+
+
+def test_gmm_picks_two_components_for_two_clusters():
+    rng = np.random.default_rng(0)
+    two = lambda n: np.concatenate([rng.normal(-4, 1, (n, 2)), rng.normal(4, 1, (n, 2))])
+    fitted, _ = densities.fit_per_digit("gmm", (two(2000), np.zeros(4000, int)), (two(500), np.zeros(1000, int)),
+                                        [1, 2], seed=0)
+    assert fitted[0].components == 2
+
+
+def test_von_mises_fisher_samples_have_unit_norm_and_the_fitted_direction():
+    codes, labels, _ = per_digit_codes(3000, 3, seed=0, sphere=True)
+    assert latent.codes_on_sphere(codes) and densities.applicable(sphere=True)[-1] == "vmf"
+    fitted, val_ll = densities.fit_per_digit("vmf", (codes, labels), (codes, labels), [1], seed=0)  # one vMF
+    samples, sample_labels = densities.sample_per_digit(fitted, 4000, seed=2)
+    np.testing.assert_allclose(np.linalg.norm(samples, axis=1), 1.0, atol=1e-6)
+    for d in range(3):
+        real_direction = codes[labels == d].mean(0) / np.linalg.norm(codes[labels == d].mean(0))
+        sampled = samples[sample_labels == d].mean(0)
+        assert sampled / np.linalg.norm(sampled) @ real_direction > 0.999
+    # a density on S2: it integrates to 1 over the sphere (Monte Carlo with uniform points)
+    uniform = np.random.default_rng(3).normal(size=(400000, 3))
+    uniform /= np.linalg.norm(uniform, axis=1, keepdims=True)
+    mass = np.exp(fitted[1].log_likelihood(uniform)).mean() * 4 * np.pi
+    assert mass == pytest.approx(1.0, abs=0.03)
+    assert densities.choose({"diag": val_ll + 100, "vmf": val_ll}, sphere=True) == "vmf"  # same measure only
+
+
+def test_a_von_mises_fisher_mixture_finds_two_clusters_on_the_sphere():
+    rng = np.random.default_rng(0)
+    two = lambda n: np.concatenate([rng.normal([0, 0, 5], 1, (n, 3)), rng.normal([5, 0, 0], 1, (n, 3))])
+    unit = lambda z: z / np.linalg.norm(z, axis=1, keepdims=True)
+    train, val = unit(two(2000)), unit(two(500))
+    fitted, two_ll = densities.fit_per_digit("vmf", (train, np.zeros(4000, int)), (val, np.zeros(1000, int)),
+                                             [1, 2], seed=0)
+    one_ll = densities.fit_per_digit("vmf", (train, np.zeros(4000, int)), (val, np.zeros(1000, int)), [1], 0)[1]
+    assert fitted[0].components == 2 and two_ll > one_ll + 0.5
+    directions = sorted(np.round(part.mu).tolist() for part in fitted[0].parts)
+    assert directions == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    samples, _ = densities.sample_per_digit(fitted, 1000, seed=1)
+    np.testing.assert_allclose(np.linalg.norm(samples, axis=1), 1.0, atol=1e-6)
+
+
+def test_interpolation_ends_at_both_codes_and_stays_on_the_sphere():
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.6, 0.8])
+    for sphere in (False, True):
+        path = latent.interpolate(a, b, 10, sphere)
+        np.testing.assert_allclose(path[[0, -1]], [a, b], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(latent.interpolate(a, b, 10, True), axis=1), 1.0)
+    np.testing.assert_allclose(latent.interpolate(a, b, 3, False)[1], (a + b) / 2)
+
+
+def test_cluster_probe_finds_separated_digits_under_any_labelling():
+    codes, labels = separable_codes(50, 4, seed=0)
+    permuted = (labels * 3 + 1) % 10  # cluster ids never equal digits: the matching must find them
+    probe = latent.cluster_probe(codes, permuted, restarts=3, seed=0)
+    assert probe["accuracy"] > 0.95 and probe["nmi"] > 0.9
+    noise = latent.cluster_probe(np.random.default_rng(0).normal(size=(500, 4)), labels, restarts=2, seed=0)
+    assert noise["accuracy"] < 0.4 and noise["nmi"] < 0.2
 
 
 def test_frechet_distance_is_zero_on_itself_and_grows_with_a_shift():
@@ -77,6 +161,31 @@ def test_frechet_distance_is_zero_on_itself_and_grows_with_a_shift():
     shifts = [judge.frechet_distance(stats, judge.feature_stats(feats + s)) for s in (0.5, 1.0, 2.0)]
     assert shifts == sorted(shifts) and shifts[0] > 0
     assert shifts[1] == pytest.approx(8 * 1.0**2, rel=1e-6)  # a pure shift adds |delta mu|^2
+
+
+def singular_stats(seed: int):
+    """Covariances with dead features (constant zero columns), as the judge's ReLU features have."""
+    feats = np.random.default_rng(seed).normal(size=(1000, 64)) * np.linspace(0.5, 2, 64)
+    feats[:, seed * 5:seed * 5 + 12] = 0
+    return judge.feature_stats(feats + seed * 0.1)
+
+
+def test_frechet_distance_is_symmetric_and_stable_to_one_ulp():
+    a, b = singular_stats(1), singular_stats(2)
+    value = judge.frechet_distance(a, b)
+    assert value > 1 and judge.frechet_distance(b, a) == pytest.approx(value, rel=1e-12)
+    ulp = [tuple(np.nextafter(x, np.inf) for x in stats) for stats in (a, b)]
+    assert abs(judge.frechet_distance(*ulp) - value) / value < 1e-9
+
+
+def test_precision_and_recall_of_a_set_against_itself_are_one_and_fall_for_a_narrow_set():
+    real = np.random.default_rng(0).normal(size=(3000, 2)).astype(np.float32)
+    assert judge.precision_recall(real, real) == (1.0, 1.0)
+    narrow = real[real[:, 0] < -1]  # real samples (faithful), but only a tail of the distribution (16%)
+    precision, recall = judge.precision_recall(real, narrow)
+    assert precision == 1.0 and recall < 0.3
+    far = real + 10
+    assert judge.precision_recall(real, far) == (0.0, 0.0)
 
 
 @pytest.fixture
@@ -114,12 +223,17 @@ def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
                           "train_seconds": [1.0, 1.0], "collapsed": [True, False],
                           **{figure: [52.9, 20.0] for figure in report.HEADLINE},
                           "reconstructed_judge_accuracy": [0.1, 0.9], "ratio_to_pca": [2.6, None],
-                          "test_sq_error_unclipped": [52.9, 21.0]},
+                          "test_sq_error_unclipped": [52.9, 21.0], "cluster_accuracy": [0.2, 0.6],
+                          "density": ["diag", "gmm"]},
                          index=pd.Index(["mlp", "pca"], name="variant"))
-    markdown = report.summary_markdown(table, 0.99, {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
+    judge_metrics = {"test_accuracy": 0.99, "fjd_floor": 2.5}
+    densities_table = pd.DataFrame({"density": ["-"]}, index=pd.Index(["real training images"], name="variant"))
+    markdown = report.summary_markdown(table, judge_metrics, densities_table,
+                                       {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
     assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
     assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
-    assert report.headline_metrics(table, 0.99)["pca.test_sq_error_per_image"] == 20.0
+    headline = report.headline_metrics(table, judge_metrics)
+    assert headline["pca.test_sq_error_per_image"] == 20.0 and headline["judge.fjd_floor"] == 2.5
 
 
 def test_paper_comparison_sets_like_beside_like():

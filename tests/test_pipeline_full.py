@@ -89,18 +89,29 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     result = run(["dvc", "repro"], project, env=env)
     assert "Running stage 'track'" in result.stdout
 
-    # latent-space stages
+    # latent-space stages; the judge's floor: real training images against real test images
+    judge_metrics = json.loads((project / "reports" / "judge" / "metrics.json").read_text())
+    assert judge_metrics["fjd_floor"] > 0 and 0 < judge_metrics["floor_precision"] <= 1
     for name in SMALL_SET:
         folder = project / "reports" / "variants" / name
         classify = json.loads((folder / "classify.json").read_text())
-        assert set(classify) == {"head", "probe", "knn"}
+        assert set(classify) == {"head", "probe", "knn", "kmeans"}
         assert {"accuracy", "macro_f1", "per_digit"} <= set(classify["probe"])
+        assert 0 <= classify["kmeans"]["accuracy"] <= 1 and 0 <= classify["kmeans"]["nmi"] <= 1
         assert (folder / "confusion" / "probe.csv").read_text().startswith("actual,predicted")
         gaussians = json.loads((folder / "gaussians.json").read_text())
-        assert 0 <= gaussians["generated"]["judge_accuracy"] <= 1 and gaussians["generated"]["fjd"] >= 0
+        tried = {"diag", "full", "gmm", "vmf"} if name == "sphere" else {"diag", "full", "gmm"}
+        assert set(gaussians["densities"]) == tried and gaussians["density"] in tried
+        assert gaussians["density"] == ("vmf" if name == "sphere" else  # auto: the best val log-likelihood
+                                        max(tried, key=lambda d: gaussians["densities"][d]["val_log_likelihood"]))
+        assert gaussians["generated"] == {"density": gaussians["density"], **gaussians["densities"][gaussians["density"]]}
+        for scores in gaussians["densities"].values():
+            assert 0 <= scores["judge_accuracy"] <= 1 and scores["fjd"] >= 0
+            assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+            assert scores["fjd_over_floor"] == pytest.approx(scores["fjd"] / judge_metrics["fjd_floor"])
         assert (folder / "generated.png").read_bytes()[:4] == b"\x89PNG"
         figures = {p.stem for p in (folder / "figures").glob("*.png")}
-        assert {"reconstructions", "latent_map", "code_histograms", "loss_curves"} <= figures
+        assert {"reconstructions", "interpolations", "latent_map", "code_histograms", "loss_curves"} <= figures
     assert "encoder_decoder" in {p.stem for p in (project / "reports/variants/sphere/figures").glob("*.png")}
     assert len((project / "data/embeddings/sphere.parquet").read_bytes()) > 0
 
@@ -113,7 +124,8 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
         assert images_load_in_chromium(project / "reports" / "index.html")
     # the headline figures are the only DVC metrics: flat `<variant>.<figure>` keys
     headline = json.loads((project / "reports" / "metrics.json").read_text())
-    assert set(headline) == {f"{v}.{f}" for v in SMALL_SET for f in report.HEADLINE} | {report.JUDGE_HEADLINE}
+    assert set(headline) == {f"{v}.{f}" for v in SMALL_SET for f in report.HEADLINE} | set(report.JUDGE_HEADLINES)
+    assert "| real training images | - |" in (project / "reports" / "summary.md").read_text()
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     assert list(shown[""]["data"]) == ["reports/metrics.json"]
     assert shown[""]["data"]["reports/metrics.json"]["data"] == headline

@@ -1,0 +1,238 @@
+"""Densities of one digit's codes, to sample new digits from: fit on train, compare on val.
+
+Every density has the same interface: ``fit(codes, val)`` returns the fitted density (val: the
+digit's validation codes, for densities that choose a size), ``log_likelihood(codes)`` the
+log-density of each row, ``sample(n, rng)`` n new codes, ``parameters()`` its arrays. The
+registry DENSITIES maps each `gaussians.density` name to its class; `fit_per_digit` fits one per
+digit and scores it on the validation codes, which is how `auto` chooses between them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+
+MAX_KAPPA = 1e6  # a vMF fitted to one point (EM's start) would have infinite concentration
+REG = 1e-6  # added to every variance, as scikit-learn's reg_covar: codes with a constant unit stay finite
+GMM_FULL_MAX_DIM = 8  # above it a mixture's components are diagonal (see GMM)
+
+
+class Gaussian:
+    """One Gaussian: `diag` keeps only the variances, as the conv notebook did; `full` the covariance."""
+    def __init__(self, diagonal: bool):
+        self.diagonal = diagonal
+
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "Gaussian":
+        z = codes.astype(np.float64)
+        cov = np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
+        return self.set_moments(z.mean(0), (np.diag(np.diag(cov)) if self.diagonal else cov) + REG * np.eye(z.shape[1]))
+
+    def set_moments(self, mean: np.ndarray, cov: np.ndarray) -> "Gaussian":
+        self.mean, self.cov, self.chol = mean, cov, np.linalg.cholesky(cov)
+        return self
+
+    def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
+        return _gaussian_log_pdf(codes, self.mean, self.chol)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean, "covariance": self.cov}
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.mean + rng.standard_normal((n, len(self.mean))) @ self.chol.T
+
+
+def _gaussian_log_pdf(codes: np.ndarray, mean: np.ndarray, chol: np.ndarray) -> np.ndarray:
+    white = scipy.linalg.solve_triangular(chol, (codes.astype(np.float64) - mean).T, lower=True)
+    log_det = 2 * np.log(np.diag(chol)).sum()
+    return -0.5 * (len(mean) * np.log(2 * np.pi) + log_det + (white ** 2).sum(0))
+
+
+class GMM:
+    """A Gaussian mixture (scikit-learn's EM), its size chosen from `components` on the digit's val codes.
+
+    Components have full covariances up to GMM_FULL_MAX_DIM dimensions and diagonal ones above:
+    a full 1,000 x 1,000 covariance per component (ksparse) has more parameters than a digit has
+    codes, and EM with full components took 4-16 s per digit already on conv30's 30-d codes (2
+    cores), against 0.4 s for diagonal ones on conv's 100-d. A single full Gaussian is `full`.
+    """
+    def __init__(self, components: list[int], seed: int):
+        self.candidates, self.seed = list(components), seed
+
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "GMM":
+        from sklearn.mixture import GaussianMixture
+        kind = "full" if codes.shape[1] <= GMM_FULL_MAX_DIM else "diag"
+        best = None
+        for k in self.candidates:
+            model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, random_state=self.seed,
+                                    init_params="k-means++").fit(codes)  # 2-4x faster than a k-means start
+            score = model.score(codes if val is None else val)
+            if best is None or score > best[0]:
+                best = (score, model)
+        self.model = best[1]
+        self.components = self.model.n_components
+        covs = self.model.covariances_
+        self.parts = [Gaussian(kind == "diag").set_moments(m, np.diag(c) if kind == "diag" else c)
+                      for m, c in zip(self.model.means_, covs)]
+        return self
+
+    def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
+        return self.model.score_samples(codes.astype(np.float64))
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"weights": self.model.weights_, "means": np.stack([g.mean for g in self.parts]),
+                "covariances": np.stack([g.cov for g in self.parts])}
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Drawn with the caller's generator (not scikit-learn's, which groups samples by component)."""
+        which = rng.choice(len(self.parts), size=n, p=self.model.weights_)
+        out = np.empty((n, len(self.parts[0].mean)))
+        for i, part in enumerate(self.parts):
+            out[which == i] = part.sample(int((which == i).sum()), rng)
+        return out
+
+
+class VonMisesFisher:
+    """von Mises-Fisher on the unit sphere S^(p-1): a mean direction and a concentration kappa.
+
+    kappa from Banerjee et al. (2005)'s approximation, samples by Wood (1994)'s rejection scheme;
+    every sample has unit norm, so no projection is needed before decoding.
+    """
+    def fit(self, codes: np.ndarray, weights: np.ndarray | None = None) -> "VonMisesFisher":
+        """Maximum likelihood direction, approximate concentration; weights: EM's responsibilities."""
+        z = codes.astype(np.float64)
+        resultant = np.average(z, axis=0, weights=weights)
+        r = min(np.linalg.norm(resultant), 1 - 1e-9)
+        self.p = z.shape[1]
+        self.mu = resultant / max(np.linalg.norm(resultant), 1e-12)
+        self.kappa = min(max(r * (self.p - r ** 2) / (1 - r ** 2), 1e-6), MAX_KAPPA)
+        return self
+
+    def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
+        """Log-density against the sphere's surface measure."""
+        nu, k = self.p / 2 - 1, self.kappa
+        log_bessel = np.log(scipy.special.ive(nu, k)) + k  # ive is I_nu scaled by exp(-k): no overflow
+        log_norm = nu * np.log(k) - (self.p / 2) * np.log(2 * np.pi) - log_bessel
+        return log_norm + k * codes.astype(np.float64) @ self.mu
+
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        p, k = self.p, self.kappa
+        b = (p - 1) / (2 * k + np.sqrt(4 * k ** 2 + (p - 1) ** 2))  # Wood's b, written to avoid cancellation
+        x0 = (1 - b) / (1 + b)
+        c = k * x0 + (p - 1) * np.log(1 - x0 ** 2)
+        w = np.empty(0)
+        while len(w) < n:  # accepts most proposals: a few rounds at most
+            beta = rng.beta((p - 1) / 2, (p - 1) / 2, size=n)
+            cand = (1 - (1 + b) * beta) / (1 - (1 - b) * beta)
+            keep = k * cand + (p - 1) * np.log(1 - x0 * cand) - c >= np.log(rng.uniform(size=n))
+            w = np.concatenate([w, cand[keep]])
+        w = w[:n, None]
+        v = rng.standard_normal((n, p))
+        v -= (v @ self.mu)[:, None] * self.mu  # a uniform direction orthogonal to mu
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return w * self.mu + np.sqrt(np.clip(1 - w ** 2, 0, None)) * v
+
+
+class VonMisesFisherMixture:
+    """A mixture of von Mises-Fisher densities on the sphere, fitted by EM (Banerjee et al. 2005),
+    its size chosen from `components` on the digit's validation codes like GMM's: a density on the
+    sphere as flexible as the Gaussian mixture is off it. One component is a single vMF."""
+
+    def __init__(self, components: list[int], seed: int, iterations: int = 100):
+        self.candidates, self.seed, self.iterations = list(components), seed, iterations
+
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "VonMisesFisherMixture":
+        best = None
+        for k in self.candidates:
+            self._em(codes.astype(np.float64), k)
+            score = self.log_likelihood(codes if val is None else val).mean()
+            if best is None or score > best[0]:
+                best = (score, self.weights, self.parts)
+        _, self.weights, self.parts = best
+        self.components = len(self.parts)
+        return self
+
+    def _em(self, z: np.ndarray, k: int) -> None:
+        rng = np.random.default_rng(self.seed)
+        start = VonMisesFisher().fit(z)
+        self.parts = [VonMisesFisher().fit(z[i:i + 1]) for i in rng.choice(len(z), k, replace=False)]
+        for part in self.parts:  # seeded directions, the whole set's spread
+            part.kappa = start.kappa
+        self.weights = np.full(k, 1.0 / k)
+        previous = -np.inf
+        for _ in range(self.iterations):
+            joint = self._joint(z)
+            total = scipy.special.logsumexp(joint, axis=1)
+            responsibilities = np.exp(joint - total[:, None])
+            mass = responsibilities.sum(0)
+            keep = mass > 1e-8 * len(z)  # a component that lost every code is dropped
+            self.weights = mass[keep] / mass[keep].sum()
+            self.parts = [VonMisesFisher().fit(z, weights=responsibilities[:, j]) for j in np.flatnonzero(keep)]
+            if total.mean() - previous < 1e-8:
+                break
+            previous = total.mean()
+
+    def _joint(self, codes: np.ndarray) -> np.ndarray:
+        return np.stack([np.log(w) + part.log_likelihood(codes) for w, part in zip(self.weights, self.parts)], 1)
+
+    def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
+        """Log-density against the sphere's surface measure."""
+        return scipy.special.logsumexp(self._joint(codes.astype(np.float64)), axis=1)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights, "mean_directions": np.stack([p.mu for p in self.parts]),
+                "concentrations": np.array([p.kappa for p in self.parts])}
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        which = rng.choice(len(self.parts), size=n, p=self.weights)
+        out = np.empty((n, self.parts[0].p))
+        for i, part in enumerate(self.parts):
+            out[which == i] = part.sample(int((which == i).sum()), rng)
+        return out
+
+
+DENSITIES = {
+    "diag": lambda components, seed: Gaussian(diagonal=True),
+    "full": lambda components, seed: Gaussian(diagonal=False),
+    "gmm": lambda components, seed: GMM(components=components, seed=seed),
+    "vmf": lambda components, seed: VonMisesFisherMixture(components=components, seed=seed),
+}
+SPHERE_DENSITIES = {"vmf"}  # densities on the unit sphere; the others live in R^d
+NOTEBOOK = "diag"  # the conv notebook's choice
+
+
+def applicable(sphere: bool) -> list[str]:
+    """The densities that can be fitted to codes (on the unit sphere or not): vMF only on the sphere."""
+    return [name for name in DENSITIES if name not in SPHERE_DENSITIES or sphere]
+
+
+def fit_per_digit(name: str, train, val, components: list[int], seed: int) -> tuple[dict, float]:
+    """digit -> fitted density, and the mean validation log-likelihood per code.
+
+    A mixture's size is chosen per digit on that digit's validation codes.
+    """
+    (z, y), (zv, yv) = train, val
+    fitted, total = {}, 0.0
+    for d in sorted(set(y.tolist())):
+        density = DENSITIES[name](components, seed)
+        fitted[d] = density.fit(z[y == d], zv[yv == d])
+        total += fitted[d].log_likelihood(zv[yv == d]).sum()
+    return fitted, float(total / len(zv))
+
+
+def choose(scores: dict[str, float], sphere: bool) -> str:
+    """auto: the best validation log-likelihood among densities of the code set's own measure.
+
+    On the sphere only vMF is a density on S^(p-1); a Gaussian's likelihood there is against volume
+    in R^p, a different measure, so the two numbers cannot be compared.
+    """
+    same_measure = {n: s for n, s in scores.items() if (n in SPHERE_DENSITIES) == sphere}
+    return max(same_measure, key=same_measure.get)
+
+
+def sample_per_digit(fitted: dict, per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded samples, per_digit of each digit in digit order: (codes float32, labels)."""
+    rng = np.random.default_rng(seed)
+    codes = [fitted[d].sample(per_digit, rng) for d in fitted]
+    labels = [np.full(per_digit, d) for d in fitted]
+    return np.concatenate(codes).astype(np.float32), np.concatenate(labels)
