@@ -169,12 +169,14 @@ def cell(summary) -> str:
 
 
 def variants_of(runs: list[Run]) -> list[str]:
+    """The variants with headline figures, in params.yaml's order."""
+    measured = {m.rpartition(".")[0] for run in runs for m in run.metrics}
     seen = []
     for run in runs:
-        for metric in run.metrics:
-            variant = metric.rpartition(".")[0]
-            if metric != JUDGE_HEADLINE and variant not in seen:
-                seen.append(variant)
+        for key in run.params:
+            name = key.split(".")[1] if key.startswith("variants.") else None
+            if name in measured and name not in seen:
+                seen.append(name)
     return seen
 
 
