@@ -60,12 +60,13 @@ class GMM:
 
     def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "GMM":
         from sklearn.mixture import GaussianMixture
-        kind = "full" if codes.shape[1] <= GMM_FULL_MAX_DIM else "diag"
+        z = codes.astype(np.float64)  # in float32, variances of saturated (tanh) units round to <= 0
+        kind = "full" if z.shape[1] <= GMM_FULL_MAX_DIM else "diag"
         best = None
         for k in self.candidates:
             model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, random_state=self.seed,
-                                    init_params="k-means++").fit(codes)  # 2-4x faster than a k-means start
-            score = model.score(codes if val is None else val)
+                                    init_params="k-means++").fit(z)  # 2-4x faster than a k-means start
+            score = model.score(z if val is None else val.astype(np.float64))
             if best is None or score > best[0]:
                 best = (score, model)
         self.model = best[1]
@@ -204,6 +205,15 @@ NOTEBOOK = "diag"  # the conv notebook's choice
 def applicable(sphere: bool) -> list[str]:
     """The densities that can be fitted to codes (on the unit sphere or not): vMF only on the sphere."""
     return [name for name in DENSITIES if name not in SPHERE_DENSITIES or sphere]
+
+
+def check(setting: str, sphere: bool, variant: str) -> None:
+    """`gaussians.density` naming a density these codes do not allow is an error naming the key."""
+    from .params import ParamsError
+
+    if setting != "auto" and setting not in applicable(sphere):
+        raise ParamsError(f"gaussians.density: {setting} needs codes on the unit sphere; variant {variant}'s "
+                          f"are not (use one of auto, {', '.join(applicable(sphere))})")
 
 
 def fit_per_digit(name: str, train, val, components: list[int], seed: int) -> tuple[dict, float]:
