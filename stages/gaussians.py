@@ -32,13 +32,6 @@ def judged(referee, images: torch.Tensor, labels: np.ndarray, reference: dict, f
             "fjd": fjd, "fjd_over_floor": fjd / floor, "precision": precision, "recall": recall}
 
 
-def check_density(setting: str, names: list[str], variant: str) -> None:
-    """A density the codes do not allow is a params error, raised before any fitting."""
-    if setting != "auto" and setting not in names:
-        raise params.ParamsError(f"gaussians.density: {setting} needs codes on the unit sphere; "
-                                 f"variant {variant}'s are not (use one of auto, {', '.join(names)})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant")
@@ -58,7 +51,7 @@ def main() -> None:
     emb = latent.load_embeddings(args.embeddings)
     sphere = latent.codes_on_sphere(emb["train"][0])
     names = densities.applicable(sphere)
-    check_density(cfg.density, names, args.variant)
+    densities.check(cfg.density, sphere, args.variant)  # before any fitting
     model = models.load_checkpoint(args.model)
     referee = checkpoints.load(args.judge, judge.JUDGES)
     test_y = data.load_npz(layout.split_file(args.split, "test"))["labels"].astype(np.int64)

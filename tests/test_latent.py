@@ -121,6 +121,15 @@ def test_von_mises_fisher_samples_have_unit_norm_and_the_fitted_direction():
     assert densities.choose({"diag": val_ll + 100, "vmf": val_ll}, sphere=True) == "vmf"  # same measure only
 
 
+def test_a_density_on_the_sphere_for_codes_off_it_is_an_error_naming_the_key():
+    from autoencoders.params import ParamsError
+
+    with pytest.raises(ParamsError, match=r"gaussians.density: vmf needs codes on the unit sphere; variant mlp's"):
+        densities.check("vmf", sphere=False, variant="mlp")
+    densities.check("vmf", sphere=True, variant="sphere")
+    densities.check("diag", sphere=True, variant="sphere")  # the notebook's Gaussian, projected by the decoder
+
+
 def test_a_von_mises_fisher_mixture_finds_two_clusters_on_the_sphere():
     rng = np.random.default_rng(0)
     two = lambda n: np.concatenate([rng.normal([0, 0, 5], 1, (n, 3)), rng.normal([5, 0, 0], 1, (n, 3))])
