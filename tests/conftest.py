@@ -81,6 +81,7 @@ def tiny_params(source: Path, variants: list[str] | None = None) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(source=str(source), val_size=50)
     params["train"]["device"] = "cpu"
+    params["gaussians"]["samples_per_digit"] = 20  # 1,000 per digit judged per density costs minutes here
     keep = variants or list(params["variants"])
     params["variants"] = {name: {**cfg, **({} if cfg["family"] == "pca" else TINY_OVERRIDES)}
                           for name, cfg in params["variants"].items() if name in keep}
