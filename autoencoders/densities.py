@@ -12,6 +12,8 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
+from .params import ParamsError
+
 MAX_KAPPA = 1e6  # a vMF fitted to one point (EM's start) would have infinite concentration
 REG = 1e-6  # added to every variance, as scikit-learn's reg_covar: codes with a constant unit stay finite
 GMM_FULL_MAX_DIM = 8  # above it a mixture's components are diagonal (see GMM)
@@ -45,6 +47,15 @@ def _gaussian_log_pdf(codes: np.ndarray, mean: np.ndarray, chol: np.ndarray) -> 
     white = scipy.linalg.solve_triangular(chol, (codes.astype(np.float64) - mean).T, lower=True)
     log_det = 2 * np.log(np.diag(chol)).sum()
     return -0.5 * (len(mean) * np.log(2 * np.pi) + log_det + (white ** 2).sum(0))
+
+
+def sample_mixture(weights: np.ndarray, parts: list, dim: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples of a mixture: a component per sample by weight, then each component's share from it."""
+    which = rng.choice(len(parts), size=n, p=weights)
+    out = np.empty((n, dim))
+    for i, part in enumerate(parts):
+        out[which == i] = part.sample(int((which == i).sum()), rng)
+    return out
 
 
 class GMM:
@@ -85,11 +96,7 @@ class GMM:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Drawn with the caller's generator (not scikit-learn's, which groups samples by component)."""
-        which = rng.choice(len(self.parts), size=n, p=self.model.weights_)
-        out = np.empty((n, len(self.parts[0].mean)))
-        for i, part in enumerate(self.parts):
-            out[which == i] = part.sample(int((which == i).sum()), rng)
-        return out
+        return sample_mixture(self.model.weights_, self.parts, len(self.parts[0].mean), n, rng)
 
 
 class VonMisesFisher:
@@ -185,11 +192,7 @@ class VonMisesFisherMixture:
                 "concentrations": np.array([p.kappa for p in self.parts])}
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        which = rng.choice(len(self.parts), size=n, p=self.weights)
-        out = np.empty((n, self.parts[0].p))
-        for i, part in enumerate(self.parts):
-            out[which == i] = part.sample(int((which == i).sum()), rng)
-        return out
+        return sample_mixture(self.weights, self.parts, self.parts[0].p, n, rng)
 
 
 DENSITIES = {
@@ -209,8 +212,6 @@ def applicable(sphere: bool) -> list[str]:
 
 def check(setting: str, sphere: bool, variant: str) -> None:
     """`gaussians.density` naming a density these codes do not allow is an error naming the key."""
-    from .params import ParamsError
-
     if setting != "auto" and setting not in applicable(sphere):
         raise ParamsError(f"gaussians.density: {setting} needs codes on the unit sphere; variant {variant}'s "
                           f"are not (use one of auto, {', '.join(applicable(sphere))})")
