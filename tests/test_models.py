@@ -41,7 +41,7 @@ def test_interface_shapes_range_and_loss(name, batch):
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_checkpoint_round_trip_is_bit_identical(name, batch, tmp_path):
-    model = build(name, batch)
+    model = build(name, batch).to(memory_format=torch.channels_last)  # the layout fit trains in and load restores
     models.save_checkpoint(model, tmp_path / "m.pt")
     again = models.load_checkpoint(tmp_path / "m.pt")
     assert type(again) is type(model) and again.arch == model.arch
