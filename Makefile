@@ -25,8 +25,11 @@ bench: setup
 	dvc repro split
 	$(BIN)/python benchmarks/train_speed.py
 
+# The previous release: the newest tag before HEAD (HEAD~1 where there is none). BASELINE=REV picks another.
+BASELINE ?= $(shell git describe --tags --abbrev=0 HEAD~1 2>/dev/null || git rev-parse --short HEAD~1)
+
 bench-pipeline: setup
-	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/pipeline.py --baseline $(BASELINE)
 
 clean:
 	rm -rf $(VENV)

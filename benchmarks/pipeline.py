@@ -1,9 +1,14 @@
 """Whole-pipeline benchmark: every stage's wall time and peak RSS, the full and the no-op `dvc repro`,
-and the same pipeline with the notebooks' DataLoader-style training, printed as one table.
+on fresh clones, so your workspace, its outputs and its MLflow store are left alone.
 
-Works on a clone of the committed repository in a temporary folder, so your workspace, its
-outputs and its MLflow store are left alone. Takes about as long as three pipeline runs.
-Usage: python benchmarks/pipeline.py [--keep]
+  python benchmarks/pipeline.py                      the committed HEAD alone
+  python benchmarks/pipeline.py --baseline REV       REV and HEAD, one after the other in one run, side by
+                                                     side with the ratio REV / HEAD: a gain measured on one
+                                                     machine, in one sitting
+  python benchmarks/pipeline.py --dataloader         also HEAD with the notebooks' DataLoader feeding every
+                                                     training stage (`dvc exp run --temp -S train.loader=dataloader`)
+
+Each pipeline runs from nothing (download included); expect about 10-25 minutes per pipeline on 2 cores.
 """
 import argparse
 import os
@@ -54,45 +59,94 @@ def peak_rss(log: Path) -> dict[str, float]:
     return peaks
 
 
+class Run:
+    """One fresh clone at one revision: its default pipeline, then a no-op `dvc repro`."""
+
+    def __init__(self, work: Path, rev: str, hook: Path):
+        folder = "".join(c if c.isalnum() else "_" for c in rev)  # REV may be HEAD~1, origin/main...
+        self.repo, self.rss_log = work / folder, work / f"{folder}.rss"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(self.repo)], check=True)
+        subprocess.run(["git", "checkout", "-q", rev], cwd=self.repo, check=True)
+        self.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.repo, check=True,
+                                     capture_output=True, text=True).stdout.strip()
+        self.env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                    "PYTHONPATH": str(hook), "BENCH_RSS_LOG": str(self.rss_log)}
+        self.env.pop("MLFLOW_TRACKING_URI", None)
+
+    def pipeline(self) -> None:
+        self.total, self.stages = timed(self.repo, self.env, ["dvc", "repro"])
+        self.rss = peak_rss(self.rss_log)
+        self.noop = timed(self.repo, self.env, ["dvc", "repro"])[0]
+
+    def dataloader(self) -> dict[str, float]:
+        """Stage times of the same pipeline trained the notebooks' way, in a temporary copy of the clone."""
+        return timed(self.repo, self.env, ["dvc", "exp", "run", "--temp", "-S", "train.loader=dataloader"])[1]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cell(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def table(head: Run, base: Run | None, loader: dict[str, float] | None) -> list[str]:
+    """The markdown table: one row per stage of either revision, then the totals."""
+    columns = ["stage"] + ([f"{base.commit} (s)"] if base else []) + [f"{head.commit} (s)"] \
+        + (["ratio"] if base else []) + [f"peak RSS {head.commit} (MiB)"] \
+        + (["notebooks' DataLoader training (s)"] if loader is not None else [])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    names = list(head.stages) + [s for s in (base.stages if base else {}) if s not in head.stages]
+
+    def row(name, ours, theirs, rss, other):
+        cells = [name] + ([cell(theirs)] if base else []) + [cell(ours)]
+        cells += [f"{theirs / ours:.2f}x" if ours and theirs else "-"] if base else []
+        cells += [rss]
+        cells += [other] if loader is not None else []
+        return "| " + " | ".join(cells) + " |"
+
+    for name in names:
+        other = "same stage" if loader is not None and name not in loader else cell((loader or {}).get(name))
+        lines.append(row(name, head.stages.get(name), base.stages.get(name) if base else None,
+                         f"{head.rss[name]:.0f}" if name in head.rss else "-", other))
+    largest = max(head.rss, key=head.rss.get)
+    loader_total = f"**{sum((loader or {}).get(s, t) for s, t in head.stages.items()):.1f}**"
+    lines.append(row("**full `dvc repro`**", head.total, base.total if base else None,
+                     f"**{head.rss[largest]:.0f}** ({largest})", loader_total))
+    lines.append(row("no-op `dvc repro`", head.noop, base.noop if base else None, "", ""))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
-    parser.add_argument("--skip-dataloader", action="store_true", help="leave out the DataLoader pass")
+    parser.add_argument("--baseline", metavar="REV", help="also run the pipeline at this git revision, first")
+    parser.add_argument("--dataloader", action="store_true", help="also train HEAD the notebooks' way")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clones")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ae-bench-"))
-    repo, hook = work / "repo", work / "hook"
+    hook = work / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(hook), "BENCH_RSS_LOG": str(work / "rss.log")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-
-    total, ours = timed(repo, env, ["dvc", "repro"])
-    rss = peak_rss(work / "rss.log")
-    noop, _ = timed(repo, env, ["dvc", "repro"])
-    # In a temporary copy, so the clone keeps the default results; download and split come from the cache.
-    baseline, skipped = {}, "not run"
-    if not args.skip_dataloader:
+    # Both clones are made before either pipeline runs, so a bad REV fails at once.
+    base = Run(work, args.baseline, hook) if args.baseline else None
+    head = Run(work, "HEAD", hook)
+    for run in (base, head):
+        if run:
+            run.pipeline()
+    loader = None
+    if args.dataloader:
         try:
-            baseline = timed(repo, env, ["dvc", "exp", "run", "--temp", "-S", "train.loader=dataloader"])[1]
-        except RuntimeError as err:  # still print what the default pass measured
+            loader = head.dataloader()
+        except RuntimeError as err:  # still print what the default passes measured
             print(err, file=sys.stderr)
-            skipped = "failed"
 
-    print(f"\nWhole pipeline on {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{date.today()}\n")
-    print("| stage | ours (s) | peak RSS (MiB) | notebooks' DataLoader training (s) |")
-    print("|---|---|---|---|")
-    for stage, seconds in ours.items():
-        other = baseline.get(stage)
-        shown = skipped if not baseline else "same stage" if other is None else f"{other:.1f}"
-        print(f"| {stage} | {seconds:.1f} | {rss.get(stage, 0):.0f} | {shown} |")
-    baseline_total = sum(baseline.get(s, t) for s, t in ours.items())
-    largest = max(rss, key=rss.get)
-    shown = f"**{baseline_total:.1f}**" if baseline else skipped
-    print(f"| **full `dvc repro`** | **{total:.1f}** | **{rss[largest]:.0f}** ({largest}) | {shown} |")
-    print(f"| no-op `dvc repro` | {noop:.1f} | | |")
+    print(f"\nWhole pipeline on {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), "
+          f"Python {platform.python_version()}, {date.today()}\n")
+    print("\n".join(table(head, base, loader)))
     if not args.keep:
         subprocess.run(["rm", "-rf", str(work)])
     else:
