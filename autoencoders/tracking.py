@@ -228,23 +228,42 @@ def _publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path
 
 
 def _log_variant(folder: Path, checkpoint: Path, example) -> None:
-    """Into the active run: the loss curves, every numeric final metric, the figures and the model."""
+    """Into the active run: the model, the figures, the loss curves and every numeric final metric.
+
+    Against a server every call is a round trip. The model goes first: MLflow's log_model then
+    copies the run's metrics onto the model one request per metric (2,800 requests, 130 s of the
+    track stage's 150 s against a PostgreSQL-backed server); the final figures are linked to the
+    model in the one batch that logs them instead. A checkpoint already exported by an earlier
+    pipeline state is linked, not exported again.
+    """
+    import time
+
     import mlflow
     import torch
+    from mlflow.entities import Metric
 
     from . import io, layout, models
 
-    for row in io.read_history(folder / layout.HISTORY):
-        mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
-    metrics = {}
-    for name in layout.RESULTS:  # train.json's figures as train.*, and so on
-        part = Path(name).stem
-        metrics.update({f"{part}.{k}": float(x) for k, x in io.flatten(io.read_json(folder / name)).items()
-                        if isinstance(x, (int, float)) and not isinstance(x, bool)})
-    mlflow.log_metrics(metrics)
-    mlflow.set_tag("density", io.read_json(folder / layout.GAUSSIANS)["density"])  # the one chosen, a name
+    run = mlflow.active_run()
+    client = mlflow.MlflowClient()
+    digest = hashlib.md5(checkpoint.read_bytes()).hexdigest()
+    earlier = client.search_runs([run.info.experiment_id], f"tags.checkpoint_md5 = '{digest}'", max_results=1)
+    if earlier:
+        model_uri, model_id = earlier[0].data.tags["model_uri"], None
+    else:
+        info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
+                                        serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
+        model_uri, model_id = info.model_uri, info.model_id
     mlflow.log_artifacts(str(folder / layout.FIGURES), "figures")
     mlflow.log_artifact(str(folder / layout.GENERATED), "figures")
-    info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
-                                    serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
-    mlflow.set_tag("model_uri", info.model_uri)
+    now = int(time.time() * 1000)
+    batch = [Metric(key, row[key], now, row["epoch"]) for row in io.read_history(folder / layout.HISTORY)
+             for key in ("train_loss", "val_loss")]
+    for name in layout.RESULTS:  # train.json's figures as train.*, and so on
+        part = Path(name).stem
+        batch += [Metric(f"{part}.{k}", float(x), now, 0, model_id=model_id)
+                  for k, x in io.flatten(io.read_json(folder / name)).items()
+                  if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    client.log_batch(run.info.run_id, metrics=batch)
+    mlflow.set_tags({"density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
+                     "model_uri": model_uri, "checkpoint_md5": digest})
