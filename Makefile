@@ -5,15 +5,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test bench bench-pipeline clean
+.PHONY: setup repro test bench bench-pipeline team-up team-down clean
 
 setup: $(STAMP)
 
-# Re-installs only when pyproject.toml changes; torch/torchvision come from the pinned pair.
+# Re-installs only when pyproject.toml changes; torch/torchvision come from the pinned pair. The team
+# extra (PostgreSQL driver, moto's S3 server, DVC's S3 remote) is installed too: the tests start that stack.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,team]'
 	touch $(STAMP)
+
+# PostgreSQL, an S3-compatible store and an MLflow server on 127.0.0.1; prints the exports to run.
+team-up: setup
+	$(BIN)/python -m autoencoders team up
+
+team-down:
+	$(BIN)/python -m autoencoders team down
 
 repro: setup
 	dvc repro

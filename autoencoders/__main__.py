@@ -113,6 +113,25 @@ def ui(args) -> None:
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
 
 
+def team(args) -> None:
+    from . import team as stack
+
+    root = Path.cwd()
+    try:
+        if args.action == "down":
+            stack.down(root)
+            print("team stack stopped (PostgreSQL's data stays in .team/postgres)")
+            return
+        state = stack.up(root)
+    except stack.TeamError as err:
+        raise UsageError(str(err)) from None
+    print(f"PostgreSQL on {stack.HOST}:{state['postgres']['port']} (MLflow's backend store), object store "
+          f"http://{stack.HOST}:{state['s3']['port']} (bucket {stack.BUCKET}), MLflow server "
+          f"http://{stack.HOST}:{state['mlflow']['port']}; DVC remote '{stack.DVC_REMOTE}' in .dvc/config.local")
+    print("# run these in your shell:")
+    print("\n".join(stack.exports(state)))
+
+
 def parser() -> argparse.ArgumentParser:
     from .report import HEADLINE
 
@@ -148,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
     mlf.add_argument("--states", nargs="+", metavar="NAME",
                      help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
     mlf.set_defaults(run=ui)
+
+    tm = commands.add_parser("team", help="start or stop the local team stack: PostgreSQL, an S3 store, an MLflow server")
+    tm.add_argument("action", choices=["up", "down"])
+    tm.set_defaults(run=team)
     return top
 
 
