@@ -162,6 +162,13 @@ def postgres_running(data: Path) -> bool:
                           capture_output=True).returncode == 0
 
 
+def restart_postgres(data: Path) -> None:
+    """What a database upgrade or a crash does to the clients: every connection dropped."""
+    # -l: the restarted server must not inherit our output (an open pipe would block the caller)
+    subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-l", str(data.parent / "postgres.log"),
+                                    "-m", "fast", "-w", "restart"]), check=True, stdout=subprocess.DEVNULL)
+
+
 def stop_postgres(data: Path) -> None:
     if postgres_running(data):
         subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),

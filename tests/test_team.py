@@ -73,7 +73,7 @@ def pipeline_runs(uri: str) -> dict[str, list]:
     return found
 
 
-def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clone(team_project, tmp_path, monkeypatch):
+def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clone(team_project, tmp_path):
     project, uri, state = team_project
     env = {"MLFLOW_TRACKING_URI": uri}
     for seed in (1, 2):
@@ -94,7 +94,7 @@ def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clon
                                                "tags.variant = 'mlp' and tags.dvc_exp_name = 'seed1'"))
     import torch
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # where mlflow's loader resolves models:/ URIs
+    mlflow.set_tracking_uri(uri)  # where the loader resolves models:/ (an earlier test may have set another)
     for key in team.CREDENTIALS:
         assert key not in os.environ
     model = mlflow.pytorch.load_model(child.data.tags["model_uri"])
@@ -160,10 +160,7 @@ def test_faults_server_stopped_mid_pipeline_database_restarted_store_unreachable
     assert len(logged) == 1, [(r.data.tags["pipeline_state"], r.info.run_id, r.info.start_time) for r in logged]
 
     # 3. PostgreSQL restarts between two experiments: the second still logs.
-    data = project / ".team" / "postgres"
-    # -l: the restarted server must not inherit our output (its open pipe would block this call)
-    subprocess.run(team._as_server_user([team.postgres_binary("pg_ctl"), "-D", str(data), "-l", str(data.parent / "postgres.log"),
-                                         "-m", "fast", "-w", "restart"]), check=True, stdout=subprocess.DEVNULL)
+    team.restart_postgres(project / team.TEAM / "postgres")
     run(["dvc", "exp", "run", "-n", "after-restart", "-S", "classify.kmeans_restarts=2"], project, env)
     assert "after-restart" in pipeline_runs(uri)
 
