@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,24 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, 
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def run_queue(project: Path, names: list[str], jobs: int, env: dict | None = None, timeout: float = 900) -> float:
+    """`dvc queue start -j jobs`, then wait until nothing runs or waits; asserts that every named
+    experiment succeeded (their logs in the message when not). Returns the seconds until the queue emptied."""
+    start = time.monotonic()
+    run(["dvc", "queue", "start", "-j", str(jobs)], project, env)
+    while time.monotonic() - start < timeout:
+        status = run(["dvc", "queue", "status"], project, env).stdout
+        if "Running" not in status and "Queued" not in status:
+            break
+        time.sleep(1)
+    seconds = time.monotonic() - start
+    logs = {} if status.count("Success") == len(names) else {
+        n: run(["dvc", "queue", "logs", n], project, env, check=False).stdout[-3000:] for n in names}
+    run(["dvc", "queue", "stop", "--kill"], project, env, check=False)  # the idle workers
+    assert not logs, f"queue after {seconds:.0f} s:\n{status}\n{logs}"
+    return seconds
 
 
 TINY_OVERRIDES = {"epochs": 2, "batch_size": 32}

@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,13 +19,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from autoencoders import report
+from autoencoders.team import free_port, wait_http
 from conftest import BIN, SMALL_SET, run, set_param
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,26 +29,18 @@ def mlflow_server(tmp_path):
     port = free_port()
     store = tmp_path / "server"
     store.mkdir()
+    log = store / "server.log"
     proc = subprocess.Popen(
         [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}", "--artifacts-destination", str(store / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=(store / "server.log").open("w"))
+        stdout=subprocess.DEVNULL, stderr=log.open("w"))
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((store / "server.log").read_text())
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("mlflow server did not start")
-    yield uri
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        wait_http(f"{uri}/health", "mlflow server", timeout=90, log=log)
+        yield uri
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -175,8 +161,10 @@ def test_pipeline_reports_and_mlflow_server(small_project, mlflow_server):
     assert changed == {f"classify@{name}" for name in SMALL_SET}
 
 
-def test_experiments_log_to_the_repository_sqlite_store(small_project):
-    project, _ = small_project
+def test_experiments_log_to_the_repository_sqlite_store(finished_project):
+    project = finished_project  # the baseline is logged as 'workspace'; the experiments retrain mlp only
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline results"], project)
     run(["dvc", "exp", "run", "-n", "wide", "-S", "variants.mlp.latent_dim=8"], project)
     run(["dvc", "exp", "run", "--temp", "-n", "narrow", "-S", "variants.mlp.latent_dim=4"], project)
     assert (project / "mlflow.db").is_file() and (project / "mlartifacts").is_dir()
@@ -185,7 +173,7 @@ def test_experiments_log_to_the_repository_sqlite_store(small_project):
             "select t.value from tags t join runs r on r.run_uuid = t.run_uuid "
             "where t.key = 'dvc_exp_name' and r.lifecycle_stage = 'active' and r.run_uuid in "
             "(select run_uuid from tags where key = 'role' and value = 'pipeline')")}
-    assert names == {"wide", "narrow"}
+    assert names == {"workspace", "wide", "narrow"}
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     narrow = runs(MlflowClient(), "autoencoders", "tags.dvc_exp_name = 'narrow' and tags.variant = 'mlp'")
     assert narrow[0].data.params["arch.latent_dim"] == "4"

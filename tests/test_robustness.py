@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import BIN, run, set_param
+from conftest import BIN, run, run_queue, set_param
 
 
 def metrics_files(project: Path) -> dict[str, bytes]:
@@ -68,24 +68,12 @@ def test_push_pull_reproduces_from_the_remote_without_retraining(finished_projec
 
 
 def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_project):
-    # The baseline is reproduced first (finished_project), as the README advises: workers then restore
-    # the stages they share from DVC's run-cache instead of computing them at the same moment, which
-    # can collide inside DVC ("unable to remove ... without a confirmation").
     project = finished_project
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline results"], project)
     for seed in (1, 2):
         run(["dvc", "exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seed={seed}"], project)
-    run(["dvc", "queue", "start", "-j", "2"], project)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], project).stdout
-        if "Running" not in status and "Queued" not in status:
-            break
-        time.sleep(3)
-    logs = {name: run(["dvc", "queue", "logs", name], project, check=False).stdout for name in ("seed1", "seed2")}
-    run(["dvc", "queue", "stop", "--kill"], project, check=False)
-    assert status.count("Success") == 2, (status, logs)
+    run_queue(project, ["seed1", "seed2"], jobs=2, timeout=600)
     with sqlite3.connect(project / "mlflow.db") as db:
         complete = {row[0] for row in db.execute(
             "select t.value from tags t where t.key = 'dvc_exp_name' and t.run_uuid in "
