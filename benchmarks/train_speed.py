@@ -12,7 +12,8 @@ loop could show here: the DataLoader's own cost per image is fixed, so even trai
 the matmul peak (compute floor = FLOPs per image / peak) gives at most
 (floor + DataLoader cost) / floor.
 
-Needs data/split (`dvc repro split`). Usage: python benchmarks/train_speed.py [--batches N]
+Needs data/split (`dvc repro split`). Usage: python benchmarks/train_speed.py [--batches N] [--device D]
+(--device: cpu, the default, or cuda / mps; the peak is then that device's float32 matmul peak).
 """
 import argparse
 import dataclasses
@@ -22,18 +23,25 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from autoencoders import data, layout, models, params
-from autoencoders.train import fit, seed_everything
+from autoencoders.train import fit, pick_device, seed_everything
 
 
-def matmul_peak_flops(n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_flops(device: torch.device, n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
     """The best of several timed trials: a busy moment lowers one trial, never raises it."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b  # warm-up
+    synchronize(device)
     best = float("inf")
     for _ in range(trials):
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 * repeats / best
 
@@ -46,9 +54,9 @@ def flops_per_image(model, batch: torch.Tensor) -> float:
 
 
 def images_per_second(variant, train_x, val_x, batches: int, loader: str):
-    """Train a fresh model for `batches` batches; return (images/second, the model)."""
+    """Train a fresh model for `batches` batches on train_x's device; return (images/second, the model)."""
     seed_everything(0)
-    model = models.build(variant.family, variant.arch)
+    model = models.build(variant.family, variant.arch).to(train_x.device)
     n = batches * variant.train.batch_size
     cfg = dataclasses.replace(variant.train, epochs=1, schedule="constant", loader=loader)
     history = fit(model, train_x[:n], val_x[:1], cfg, seed=0, name=f"{variant.name} ({loader})")
@@ -60,12 +68,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=500)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--split", default="data/split")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     args = parser.parse_args()
     p = params.load(args.params)
-    train_x, _ = data.load_split(layout.split_file(args.split, "train"))
-    val_x, _ = data.load_split(layout.split_file(args.split, "val"))
-    peak = matmul_peak_flops()
-    print(f"float32 matmul peak on this machine: {peak / 1e9:.1f} GFLOP/s, {torch.get_num_threads()} threads\n")
+    device = pick_device(args.device, "--device")
+    train_x, _ = data.load_split(layout.split_file(args.split, "train"), device)
+    val_x, _ = data.load_split(layout.split_file(args.split, "val"), device)
+    peak = matmul_peak_flops(device, n=8192 if device.type == "cuda" else 2048)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"float32 matmul peak on {device} ({where}): {peak / 1e9:.1f} GFLOP/s; torch {torch.__version__}\n")
     print("| variant | batch | ours (img/s) | notebook DataLoader (img/s) | speed-up | % of matmul peak "
           "| speed-up bound at matmul peak |")
     print("|---|---|---|---|---|---|---|")
