@@ -13,7 +13,6 @@ minutes for both passes on 2 cores; needs PostgreSQL's server binaries (the READ
 """
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import make_project, run, run_queue, write_mnist_folder  # noqa: E402  (the tests' project builder)
 
 from autoencoders import team  # noqa: E402
+from pipeline import cpu_model  # noqa: E402  (benchmarks/pipeline.py, beside this file)
 
 VARIANTS = ["mlp", "pca"]
 
@@ -72,13 +72,6 @@ def count_runs(uri: str, names: list[str]) -> dict[str, str]:
         wrong += [f"{trained[name, v]} live runs of {v}" for v in VARIANTS if trained[name, v] != 1]
         verdict[name] = ", ".join(wrong) or "ok"
     return verdict
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

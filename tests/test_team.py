@@ -126,8 +126,8 @@ def test_faults_server_stopped_mid_pipeline_database_restarted_store_unreachable
     env = {"MLFLOW_TRACKING_URI": uri}
     import mlflow
 
-    # 1. The tracking server goes away while a training stage logs its epochs (the only stage to run:
-    #    mlp retrains, long enough to be caught in the middle).
+    # 1. The tracking server goes away while a training stage logs its epochs (mlp retrains first,
+    #    for long enough to be caught in the middle).
     set_param(project, "variants.mlp.epochs", 100)
     full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
     log = project / "repro.log"
