@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -174,9 +175,24 @@ def reproduced(tmp_path_factory):
     return project
 
 
+def relocate_mlflow_store(copy: Path, original: Path) -> None:
+    """Point a copied project's SQLite store at the copy's own artifact folder: MLflow stores absolute
+    artifact locations, so the copy would otherwise keep logging into the original's mlartifacts/."""
+    db = copy / "mlflow.db"
+    if not db.exists():
+        return
+    moved = (str(original.resolve()), str(copy.resolve()))
+    with sqlite3.connect(db) as con:
+        for (table,) in con.execute("select name from sqlite_master where type = 'table'").fetchall():
+            for column in [c[1] for c in con.execute(f"pragma table_info({table})")
+                           if c[1] in ("artifact_location", "artifact_uri")]:
+                con.execute(f"update {table} set {column} = replace({column}, ?, ?)", moved)
+
+
 @pytest.fixture
 def finished_project(reproduced, tmp_path):
-    """A copy of the reproduced small pipeline, free to change."""
+    """A copy of the reproduced small pipeline (its MLflow store made the copy's own), free to change."""
     copy = tmp_path / "project"
     shutil.copytree(reproduced, copy, symlinks=True)
+    relocate_mlflow_store(copy, reproduced)
     return copy
