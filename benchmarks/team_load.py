@@ -34,11 +34,6 @@ def project_with_stack(base: Path) -> tuple[Path, str]:
     base.mkdir()
     base.chmod(0o755)  # PostgreSQL runs as its own user and must reach .team/ under the project
     project, _ = make_project(base / "project", write_mnist_folder(base / "mnist-src"), VARIANTS)
-    (project / ".dvcignore").write_text(f"{team.TEAM}/\n")
-    with (project / ".gitignore").open("a") as f:
-        f.write(f"/{team.TEAM}/\n")
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "ignore the team stack"], project)
     state = team.up(project)
     return project, f"http://{team.HOST}:{state['mlflow']['port']}"
 

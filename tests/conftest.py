@@ -148,7 +148,8 @@ def make_project(path: Path, source: Path, variants: list[str] | None = None) ->
     params = tiny_params(source, variants)
     params["judge"]["epochs"] = 2
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (path / ".gitignore").write_text("__pycache__/\n/mlflow.db\n/mlflow.db.lock\n/mlartifacts/\n")
+    for ignores in (".gitignore", ".dvcignore"):  # the repository's own: the MLflow store, .team/, ...
+        shutil.copy(ROOT / ignores, path / ignores)
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-qm", "init"], path)
     return path, params
