@@ -221,10 +221,25 @@ def _publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path
                                   tags=tags(role="variant", variant=variant, family=v.family, pipeline_state=state)):
                 mlflow.log_params({**shared, "family": v.family, **as_params(v.arch, "arch."),
                                    **as_params(dataclasses.asdict(v.train), "train.")})
-                mlflow.log_input(dataset, context="training")
+                _log_input(dataset)
                 _log_variant(variants_dir / variant, layout.model_file(models_dir, variant), example)
         client.set_tag(parent.info.run_id, "complete", "true")
         return parent.info.run_id
+
+
+def _log_input(dataset) -> None:
+    """Link the training split to the active run. Against a server, two queue workers logging the same
+    split at once race inside MLflow (it looks the dataset up, then inserts it): the slower insert
+    fails on the datasets table's unique key. The dataset is then there, and a second try links it."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.log_input(dataset, context="training")
+    except MlflowException as err:
+        if "dataset_pk" not in str(err) and "UNIQUE constraint failed: datasets" not in str(err):
+            raise
+        mlflow.log_input(dataset, context="training")
 
 
 def _log_variant(folder: Path, checkpoint: Path, example) -> None:
