@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,16 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     plots.write_text(plots.read_text() + "\n# an edit to a figure\n")
     changed = changed_stages(project)
     assert changed == {"report", *(f"{kind}@{v}" for kind in ("gaussians", "evaluate") for v in variants)}
+
+
+def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project, tmp_path):
+    """Python writes __pycache__/ beside every module it imports (unless PYTHONDONTWRITEBYTECODE is
+    set, as on CI machines): in a dependency folder such as autoencoders/models/ that must not make
+    a stage stale, or the next `dvc exp run` retrains every variant (.dvcignore leaves them out)."""
+    project = finished_project
+    assert changed_stages(project) == set()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1",
+                    "-o", str(tmp_path / "point.png")], cwd=project, env=env, check=True, capture_output=True)
+    assert list((project / "autoencoders" / "models").glob("__pycache__/*.pyc")), "no bytecode was written"
+    assert changed_stages(project) == set()
