@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test bench bench-pipeline team-up team-down clean
+.PHONY: setup repro test test-fast bench bench-pipeline team-up team-down clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,13 @@ team-down:
 repro: setup
 	dvc repro
 
+# Every test, the slowest 15 named at the end (CI runs this).
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
+
+# The inner loop: every test that starts no dvc, mlflow, PostgreSQL or browser process.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	dvc repro split

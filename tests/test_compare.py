@@ -109,6 +109,7 @@ def test_sweep_refuses_two_params_that_vary_independently():
         compare.sweep(runs, "latent_dim", "test_sq_error_per_image", ["conv30"])
 
 
+@pytest.mark.slow
 def test_no_experiments_yet_names_what_to_run(finished_project):
     project = finished_project
     run(["git", "add", "-A"], project)

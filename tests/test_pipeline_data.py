@@ -3,10 +3,13 @@ import hashlib
 import sys
 
 import numpy as np
+import pytest
 import yaml
 
 from autoencoders import data
 from conftest import ROOT, run, set_param, tiny_params
+
+pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
 
 
 def test_dvc_repro_download_and_split(dvc_project):

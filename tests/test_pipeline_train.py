@@ -1,10 +1,13 @@
 """The real `dvc repro` of the train stages on synthetic data in a temporary git repository."""
 import json
 
+import pytest
 import torch
 
 from autoencoders import models
 from conftest import run, set_param
+
+pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
 
 
 def test_train_stages_write_checkpoint_history_and_metrics(dvc_project):

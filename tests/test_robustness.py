@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import BIN, run, run_queue, set_param
+
+pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
 
 
 def metrics_files(project: Path) -> dict[str, bytes]:

@@ -122,6 +122,7 @@ def changed_stages(project: Path) -> set[str]:
     return set(json.loads(run(["dvc", "status", "--json"], project).stdout))
 
 
+@pytest.mark.slow
 def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     project = finished_project
     variants = ["mlp", "sphere", "pca"]
@@ -141,6 +142,7 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     assert changed == {"report", *(f"{kind}@{v}" for kind in ("gaussians", "evaluate") for v in variants)}
 
 
+@pytest.mark.slow
 def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project, tmp_path):
     """Python writes __pycache__/ beside every module it imports (unless PYTHONDONTWRITEBYTECODE is
     set, as on CI machines): in a dependency folder such as autoencoders/models/ that must not make

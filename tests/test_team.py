@@ -15,11 +15,13 @@ import pytest
 from autoencoders import team
 from conftest import BIN, SMALL_SET, run, run_queue, set_param
 
+pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+
 try:
     team.postgres_binary("initdb")
     team.postgres_binary("pg_ctl")
 except team.TeamError as err:
-    pytestmark = pytest.mark.skip(reason=str(err))
+    pytestmark = [pytestmark, pytest.mark.skip(reason=str(err))]
 
 
 @pytest.fixture
