@@ -9,7 +9,7 @@ import yaml
 from autoencoders import data, io, models
 from conftest import ROOT, run, set_key, tiny_params, write_mnist_folder
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png", "report.csv"]
 

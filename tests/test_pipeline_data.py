@@ -9,7 +9,7 @@ import yaml
 from autoencoders import data
 from conftest import ROOT, run, set_param, tiny_params
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 
 def test_dvc_repro_download_and_split(dvc_project):

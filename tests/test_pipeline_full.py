@@ -22,7 +22,7 @@ from autoencoders import report
 from autoencoders.team import free_port, wait_http
 from conftest import BIN, SMALL_SET, run, set_param
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import torch
 from autoencoders import models
 from conftest import run, set_param
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 
 def test_train_stages_write_checkpoint_history_and_metrics(dvc_project):

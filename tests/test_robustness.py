@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BIN, run, run_queue, set_param
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 
 def metrics_files(project: Path) -> dict[str, bytes]:

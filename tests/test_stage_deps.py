@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -149,8 +147,7 @@ def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project
     a stage stale, or the next `dvc exp run` retrains every variant (.dvcignore leaves them out)."""
     project = finished_project
     assert changed_stages(project) == set()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1",
-                    "-o", str(tmp_path / "point.png")], cwd=project, env=env, check=True, capture_output=True)
+    run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(tmp_path / "point.png")],
+        project, env={"PYTHONDONTWRITEBYTECODE": ""})  # empty is unset to Python: bytecode on
     assert list((project / "autoencoders" / "models").glob("__pycache__/*.pyc")), "no bytecode was written"
     assert changed_stages(project) == set()

@@ -15,7 +15,7 @@ import pytest
 from autoencoders import team
 from conftest import BIN, SMALL_SET, run, run_queue, set_param
 
-pytestmark = pytest.mark.slow  # drives dvc, mlflow or server processes (`make test-fast` leaves it out)
+pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 try:
     team.postgres_binary("initdb")
