@@ -90,15 +90,15 @@ def ui(args) -> None:
     import shutil
     import urllib.parse
 
-    from . import tracking
+    from . import publish, tracking
 
     uri, _ = tracking.store()
-    ids = tracking.experiment_ids()
+    ids = publish.experiment_ids()
     base = (uri if uri.startswith(("http://", "https://")) else f"http://{args.host}:{args.port}").rstrip("/")
     for name, experiment_id in ids.items():  # workflowType: see tracking.EXPERIMENT_KIND
         print(f"{name}: {base}/#/experiments/{experiment_id}?workflowType=machine_learning")
     if args.compare:
-        runs = tracking.variant_runs(args.compare, args.states)
+        runs = publish.variant_runs(args.compare, args.states)
         if len(runs) < 2:
             raise UsageError(f"--compare {args.compare}: {len(runs)} pipeline state(s) logged this variant"
                              f"{' among ' + ', '.join(args.states) if args.states else ''}; two are needed")

@@ -32,8 +32,11 @@ JUDGES = {"judge": JudgeCNN}  # a registry of its own: the judge is no autoencod
 
 
 @torch.no_grad()
-def judge_outputs(judge: JudgeCNN, images: torch.Tensor, batch_size: int = 250) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted digits, penultimate features as float64) for images (N, 1, 28, 28) in [0, 1]."""
+def judge_outputs(judge: JudgeCNN, images: torch.Tensor, batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted digits, penultimate features as float64) for images (N, 1, 28, 28) in [0, 1].
+
+    batch_size 128: the fastest of 64 to 2,500 on 2 cores (cache-sized activations); every size
+    gives the same bits."""
     judge.eval()
     preds, feats = [], []
     for start in range(0, len(images), batch_size):
@@ -111,3 +114,15 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = MANIFOLD_
         in_real |= (dist <= radii[i:i + chunk, None]).any(0)
         in_generated.append((dist <= radii_gen).any(1))
     return float(in_real.double().mean()), float(torch.cat(in_generated).double().mean())
+
+
+def judged(referee: JudgeCNN, images: torch.Tensor, labels: np.ndarray, reference: dict, floor: float) -> dict:
+    """How a set of images scores against the real test images (reference: the judge stage's features
+    and their statistics; floor: real training images' FJD): judge accuracy overall and per digit,
+    FJD, FJD over the floor, and improved precision and recall."""
+    preds, feats = judge_outputs(referee, images)
+    per_digit = {str(d): float((preds[labels == d] == d).mean()) for d in sorted(set(labels.tolist()))}
+    fjd = frechet_distance(feature_stats(feats), (reference["mean"], reference["covariance"]))
+    precision, recall = precision_recall(reference["features"], feats, radii_real=reference["radii"])
+    return {"judge_accuracy": float((preds == labels).mean()), "per_digit_accuracy": per_digit,
+            "fjd": fjd, "fjd_over_floor": fjd / floor, "precision": precision, "recall": recall}

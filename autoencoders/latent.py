@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from . import layout
+from .scoring import accuracy
 
 
 torch.set_flush_denormal(True)  # for the classifiers' optimisers: see the note in train.py
@@ -28,7 +28,9 @@ def embed(model, x: torch.Tensor, batch_size: int = 1000, desc: str = "embed") -
     return torch.cat(chunks).numpy()
 
 
-def embeddings_frame(split: str, codes: np.ndarray, labels: np.ndarray, index: np.ndarray) -> pd.DataFrame:
+def embeddings_frame(split: str, codes: np.ndarray, labels: np.ndarray, index: np.ndarray):
+    import pandas as pd  # here only: the stages that read codes do not pay its import
+
     frame = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
     frame.insert(0, "label", labels.astype(np.int64))
     frame.insert(0, "index", index.astype(np.int64))
@@ -36,14 +38,33 @@ def embeddings_frame(split: str, codes: np.ndarray, labels: np.ndarray, index: n
     return frame
 
 
+def embed_splits(model, splits: dict[str, tuple]) -> tuple:
+    """(one parquet-ready frame of every split, split -> (codes float32, labels int64)); splits:
+    split -> (images (N, 1, 28, 28), labels, index into the official file)."""
+    import pandas as pd
+
+    frames, codes = [], {}
+    for split, (images, labels, index) in splits.items():
+        z = embed(model, images, desc=f"embed {split}")
+        frames.append(embeddings_frame(split, z, labels, index))
+        codes[split] = (z, labels.astype(np.int64))
+    return pd.concat(frames, ignore_index=True), codes
+
+
 def load_embeddings(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """split -> (codes float32 (N, d), labels int64 (N,)), rows in file order."""
-    frame = pd.read_parquet(path)
-    zcols = [c for c in frame.columns if c.startswith("z")]
-    # pandas hands out column-major blocks; rows contiguous make every matrix product on the codes
-    # (probe, kNN, mixtures) run 2-5x faster on 1000-d codes.
-    return {s: (np.ascontiguousarray(frame.loc[frame.split == s, zcols].to_numpy(np.float32)),
-                frame.loc[frame.split == s, "label"].to_numpy(copy=True)) for s in layout.SPLITS}
+    """split -> (codes float32 (N, d), labels int64 (N,)), rows in file order.
+
+    Read with pyarrow alone (pandas costs its import, a second of a classify stage); the codes are
+    stacked row-major, which makes every matrix product on them (probe, kNN) 2-5x faster on 1000-d codes.
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    split = table.column("split").to_numpy(zero_copy_only=False)
+    labels = table.column("label").to_numpy()
+    codes = np.stack([table.column(c).to_numpy() for c in table.column_names if c.startswith("z")], axis=1)
+    codes = codes.astype(np.float32, copy=False)
+    return {s: (np.ascontiguousarray(codes[split == s]), labels[split == s].copy()) for s in layout.SPLITS}
 
 
 # --- classifiers on frozen codes -------------------------------------------------------------
@@ -57,10 +78,6 @@ class Standardizer:
 
     def __call__(self, z: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((z - self.mean) / self.std).astype(np.float32))
-
-
-def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    return float((pred == labels).mean())
 
 
 def fit_head(train, val, hidden: int, epochs: int, batch_size: int, lr: float, seed: int):
@@ -124,43 +141,24 @@ def fit_probe(train, val, grid: list[float], seed: int):
     return (lambda codes: linear(scale(codes)).argmax(1).detach().numpy()), best[1]
 
 
-def knn_votes(ref: torch.Tensor, labels: torch.Tensor, queries: torch.Tensor, ks: list[int],
-              chunk: int = 1000) -> dict[int, np.ndarray]:
-    """Majority vote of the k nearest reference codes, for every k at once."""
-    kmax = max(ks)
-    preds = {k: [] for k in ks}
+def nearest_labels(ref: torch.Tensor, labels: torch.Tensor, queries: torch.Tensor, k: int,
+                   chunk: int = 1000) -> np.ndarray:
+    """Labels of each query's k nearest reference codes, closest first: (N, k)."""
+    out = []
     for start in range(0, len(queries), chunk):
         dist = torch.cdist(queries[start:start + chunk], ref)
-        nearest = labels[dist.topk(kmax, largest=False).indices]  # (chunk, kmax), closest first
-        for k in ks:
-            votes = nn.functional.one_hot(nearest[:, :k], 10).sum(1).float()
-            votes += nn.functional.one_hot(nearest[:, 0], 10) * 0.5  # ties go to the nearest
-            preds[k].append(votes.argmax(1))
-    return {k: torch.cat(v).numpy() for k, v in preds.items()}
+        out.append(labels[dist.topk(k, largest=False).indices])
+    return torch.cat(out).numpy()
 
 
-def fit_knn(train, val, grid: list[int]):
-    """k nearest neighbours among the standardized training codes, k chosen on val."""
-    (z, y), (zv, yv) = train, val
+def find_neighbours(train, val, test, k: int) -> dict[str, np.ndarray]:
+    """The labels of the k nearest standardized training codes of every val and test code, and the
+    codes' own labels: all that kNN with any k up to this one needs (knn_votes), so it is searched once."""
+    (z, y), (zv, yv), (zt, yt) = train, val, test
     scale = Standardizer(z)
-    ref, labels = scale(z), torch.from_numpy(y)  # standardized once, for val and for later queries
-    val_preds = knn_votes(ref, labels, scale(zv), grid)
-    k = max(grid, key=lambda k: (accuracy(val_preds[k], yv), -k))
-    return (lambda codes: knn_votes(ref, labels, scale(codes), [k])[k]), k
-
-
-def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy, macro F1 and per-digit precision/recall/F1/support (rows: true digit)."""
-    digits = sorted(set(labels.tolist()))
-    per_digit = {}
-    for d in digits:
-        tp = int(((pred == d) & (labels == d)).sum())
-        precision = tp / max(1, int((pred == d).sum()))
-        recall = tp / max(1, int((labels == d).sum()))
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_digit[str(d)] = {"precision": precision, "recall": recall, "f1": f1, "support": int((labels == d).sum())}
-    return {"accuracy": accuracy(pred, labels), "macro_f1": float(np.mean([m["f1"] for m in per_digit.values()])),
-            "per_digit": per_digit}
+    ref, labels = scale(z), torch.from_numpy(y)  # standardized once, for val and test
+    return {"val_nearest": nearest_labels(ref, labels, scale(zv), k), "val_labels": yv,
+            "test_nearest": nearest_labels(ref, labels, scale(zt), k), "test_labels": yt}
 
 
 # --- the geometry of codes ------------------------------------------------------------------
@@ -187,9 +185,12 @@ def cluster_probe(codes: np.ndarray, labels: np.ndarray, restarts: int, seed: in
     from scipy.optimize import linear_sum_assignment
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
+    from threadpoolctl import threadpool_limits
 
     digits = np.unique(labels)
-    clusters = KMeans(len(digits), n_init=restarts, random_state=seed).fit_predict(codes.astype(np.float64))
+    # One BLAS thread: k-means' small products ran 4x (mlp) to 15x (deep2d) slower on two (2 cores).
+    with threadpool_limits(1, user_api="blas"):
+        clusters = KMeans(len(digits), n_init=restarts, random_state=seed).fit_predict(codes.astype(np.float64))
     counts = np.zeros((len(digits), len(digits)), dtype=np.int64)  # cluster x digit
     np.add.at(counts, (clusters, np.searchsorted(digits, labels)), 1)
     rows, cols = linear_sum_assignment(counts, maximize=True)

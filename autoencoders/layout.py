@@ -14,10 +14,11 @@ TRAIN_TIME = "train_time.json"
 HISTORY = "history.csv"
 EVALUATE = "evaluate.json"
 CLASSIFY = "classify.json"
+KNN = "knn.json"
 GAUSSIANS = "gaussians.json"
 FIGURES = "figures"
 GENERATED = "generated.png"
-RESULTS = (TRAIN, TRAIN_TIME, EVALUATE, CLASSIFY, GAUSSIANS)  # the JSON files holding a variant's figures
+RESULTS = (TRAIN, TRAIN_TIME, EVALUATE, CLASSIFY, KNN, GAUSSIANS)  # the JSON files holding a variant's figures
 
 
 def split_file(split_dir: str | Path, split: str) -> Path:

@@ -78,6 +78,7 @@ class ClassifyParams:
     head_lr: float = field(metadata=_range(0, lo_open=True))
     probe_c: list[float] = field(metadata=NON_EMPTY)
     knn_k: list[int] = field(metadata=NON_EMPTY)
+    knn_neighbours: int = field(metadata=_range(1))  # found once per variant by classify; each k <= it
     kmeans_restarts: int = field(metadata=_range(1))
 
 
@@ -272,6 +273,9 @@ def parse(raw: dict, families: dict | None = None) -> Params:
         _check_range(c, _range(0, lo_open=True), f"classify.probe_c[{i}]")
     for i, k in enumerate(classify.knn_k):
         _check_range(k, _range(1), f"classify.knn_k[{i}]")
+        if k > classify.knn_neighbours:
+            raise ParamsError(f"classify.knn_k[{i}]: must be <= classify.knn_neighbours "
+                              f"({classify.knn_neighbours}), got {k}")
     gaussians = build(GaussiansParams, raw.get("gaussians"), "gaussians")
     for i, k in enumerate(gaussians.components):
         _check_range(k, _range(1), f"gaussians.components[{i}]")

@@ -22,7 +22,7 @@ HEADLINE = {  # figure -> (file, key path) inside reports/variants/V/
     "test_mse_per_pixel": (layout.EVALUATE, "mse_per_pixel"),
     "head_accuracy": (layout.CLASSIFY, "head.accuracy"),
     "probe_accuracy": (layout.CLASSIFY, "probe.accuracy"),
-    "knn_accuracy": (layout.CLASSIFY, "knn.accuracy"),
+    "knn_accuracy": (layout.KNN, "accuracy"),
     "generated_judge_accuracy": (layout.GAUSSIANS, "generated.judge_accuracy"),
     "generated_fjd": (layout.GAUSSIANS, "generated.fjd"),
 }

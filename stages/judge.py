@@ -1,10 +1,10 @@
 """judge: train the pixel-space CNN that scores generated digits, on real training images only.
 
-Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device, gaussians.samples_per_digit.
+Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device.
 Writes: the checkpoint; the reference every generated set is measured against (its features of the
 real test images, their mean and covariance, and each one's distance to its 3rd nearest neighbour,
 the radius of precision and recall); and a metrics JSON with its validation and official-test
-accuracy and the floor: the figures of real training images, as many as a generated set holds.
+accuracy. The floor stage scores real images against the reference.
 """
 import argparse
 from pathlib import Path
@@ -39,27 +39,11 @@ def main() -> None:
     features = judge.judge_outputs(model, test[0])[1]
     mean, cov = judge.feature_stats(features)
     radii = judge.knn_radii(torch.from_numpy(features).float(), judge.MANIFOLD_K).numpy()
-    floor = real_floor(model, train, (mean, cov), features, radii, p.gaussians.samples_per_digit, p.seed)
     checkpoints.save(model, args.model)
     data.save_npz(args.reference, {"features": features.astype(np.float32), "mean": mean, "covariance": cov,
                                    "radii": radii})
-    io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"], **floor})
-    print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}; "
-          f"real floor: FJD {floor['fjd_floor']:.3f}, precision {floor['floor_precision']:.3f}, "
-          f"recall {floor['floor_recall']:.3f}")
-
-
-def real_floor(model, train, reference_stats, reference_features, radii, per_digit: int, seed: int) -> dict:
-    """FJD, precision and recall of real training images against the real test images: what a
-    perfect generator scores. A seeded subset as large as a generated set (per_digit per digit):
-    the FJD is biased by sample size, so the floor must be measured at the same size."""
-    images, labels = train
-    n = min(len(images), per_digit * len(torch.unique(labels)))
-    pick = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False)))
-    features = judge.judge_outputs(model, images[pick])[1]
-    precision, recall = judge.precision_recall(reference_features, features, radii_real=radii)
-    return {"fjd_floor": judge.frechet_distance(judge.feature_stats(features), reference_stats),
-            "floor_precision": precision, "floor_recall": recall}
+    io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"]})
+    print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """report: compare every variant in one table; write the headline metrics, summary.md and index.html.
 
-Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics, and the
+Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics and floor, and the
 seed spread of the headline figures (measured by `python -m autoencoders compare --save-spread`).
 Writes: metrics.json (the only DVC metrics: `<variant>.<figure>` headline figures), summary.md and
 index.html, which links the figures relatively, so the reports folder can be opened or moved as it is.
@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--variants", type=Path, required=True)
     parser.add_argument("--judge-metrics", required=True)
+    parser.add_argument("--floor", required=True, help="the floor stage's JSON: real images' figures")
     parser.add_argument("--spread", required=True, help="sd of the headline figures over seeds (JSON)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--markdown", required=True)
@@ -27,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
-    judge = io.read_json(args.judge_metrics)
+    judge = {**io.read_json(args.judge_metrics), **io.read_json(args.floor)}
     densities = report.density_table(args.variants, list(p.variants), judge)
     spread = io.read_json(args.spread)
     figures = {name: sorted(os.path.relpath(f, args.html.parent) for f in [

@@ -3,12 +3,13 @@
 Reads everything the report shows, the checkpoints and the train split. Writes nothing DVC tracks:
 with no outputs, this stage is never restored from DVC's run-cache, so MLflow always ends up holding
 the state DVC just produced, even when every other stage came from the cache. The state digest keys
-the parent run, so a state is logged once however often it is reached.
+the parent run, so a state is logged once however often it is reached; a variant whose results an
+earlier state logged already is linked to them, not logged again.
 """
 import argparse
 from pathlib import Path
 
-from autoencoders import io, params, report, tracking
+from autoencoders import io, params, publish, report, tracking
 
 
 def main() -> None:
@@ -23,8 +24,8 @@ def main() -> None:
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     reports = [*args.reports, args.metrics]
-    state = tracking.state_digest([Path(args.params), args.variants, args.models, *reports])
-    run_id = tracking.publish(state, table, p, args.variants, args.models, args.split, reports,
+    state = publish.state_digest([Path(args.params), args.variants, args.models, *reports])
+    run_id = publish.publish(state, table, p, args.variants, args.models, args.split, reports,
                               io.read_json(args.metrics))
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
 

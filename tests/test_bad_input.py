@@ -6,12 +6,13 @@ import sys
 import pytest
 import yaml
 
-from autoencoders import data, io, models
+from autoencoders import data, io, latent, layout, models
 from conftest import ROOT, run, set_key, tiny_params, write_mnist_folder
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
-OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png", "report.csv"]
+OUTPUTS = ["out", "model.pt", "history.csv", "metrics.json", "timing.json", "emb.parquet", "point.png", "densities.npz",
+           "gaussians.json", "neighbours.npz"]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,10 @@ def workspace(tmp_path_factory):
             data.save_npz(tmp / f"{name}.npz", arrays)
     model = models.build("mlp", {"latent_dim": 2, "hidden": [8]})
     models.save_checkpoint(model, ws / "models" / "mlp" / "model.pt")
-    run([sys.executable, "-m", "stages.embed", "--model", str(ws / "models" / "mlp" / "model.pt"),
-         "--split", str(ws / "split"), "--out", str(ws / "emb.parquet")], ROOT)
+    splits = {s: data.load_npz(layout.split_file(ws / "split", s)) for s in layout.SPLITS}
+    frame, _ = latent.embed_splits(model, {s: (data.images_tensor(a["images"]), a["labels"], a["index"])
+                                           for s, a in splits.items()})
+    frame.to_parquet(ws / "emb.parquet", index=False)
     (ws / "params.yaml").write_text(yaml.safe_dump(tiny_params(source)))
     return ws
 
@@ -106,14 +109,20 @@ def train(params_change=None, split=None, variant="mlp"):
 def classify(params_change):
     def cmd(ws, tmp):
         return stage("classify", "--params", str(with_params(ws, tmp, params_change)), "--embeddings",
-                     str(ws / "emb.parquet"), "--metrics", str(tmp / "metrics.json"), "--report",
-                     str(tmp / "report.csv"), "--confusion", str(tmp / "out"))
+                     str(ws / "emb.parquet"), "--metrics", str(tmp / "metrics.json"), "--confusion", str(tmp / "out"),
+                     "--neighbours", str(tmp / "neighbours.npz"))
     return cmd
 
 
 def corrupt_checkpoint(ws, tmp):
+    """analyze@mlp on a damaged checkpoint: it fails on loading it, before any of its outputs."""
     (tmp / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
-    return stage("embed", "--model", str(tmp / "bad.pt"), "--split", str(ws / "split"), "--out", str(tmp / "emb.parquet"))
+    outs = {flag: str(tmp / name) for flag, name in (
+        ("--embeddings", "emb.parquet"), ("--evaluate", "metrics.json"), ("--figures", "out"),
+        ("--densities", "densities.npz"), ("--gaussians", "gaussians.json"), ("--generated", "point.png"))}
+    return stage("analyze", "mlp", "--model", str(tmp / "bad.pt"), "--split", str(ws / "split"), "--history",
+                 str(tmp / "history.csv"), "--judge", str(tmp / "judge.pt"), "--reference", str(tmp / "ref.npz"),
+                 "--floor", str(tmp / "floor.json"), *[x for pair in outs.items() for x in pair])
 
 
 def decode(*args):
@@ -135,7 +144,7 @@ def split_without(name):
 CASES = {
     # Bad params in a subprocess only where a running stage is what is tested: that a data stage
     # stops before writing; that train checks architectures (it passes the model registry) and
-    # devices (only the machine can tell); that classify checks k against the data. The keys'
+    # devices (only the machine can tell); that classify checks knn_neighbours against the data. The keys'
     # names and every other value check are in tests/test_params.py, in process.
     "val_size too large": params_case(changed("data.val_size", 70000), "data.val_size: must be < 60000, got 70000"),
     "architecture value a family refuses": case(train(changed("variants.mlp.latent_dim", 0)), "ParamsError",
@@ -144,8 +153,8 @@ CASES = {
                                      "variants.mlp.device: cuda:99 is not available on this machine"),
     "device set for every variant": case(train(changed("train.device", "cuda:99")), "ParamsError",
                                          "train.device: cuda:99 is not available on this machine"),
-    "kNN k beyond the training codes": case(classify(changed("classify.knn_k", [1, 100000])), "ParamsError",
-                                            "classify.knn_k[1]: must be <= the 350 training codes, got 100000"),
+    "kNN neighbours beyond the training codes": case(classify(changed("classify.knn_neighbours", 100000)), "ParamsError",
+                                                     "classify.knn_neighbours: must be <= the 350 training codes, got 100000"),
     "truncated IDX file": case(download_from(lambda s: truncate(s / "t10k-images-idx3-ubyte")), "DataError",
                                "t10k-images-idx3-ubyte: MD5 mismatch"),
     "checksum mismatch": case(download_from(zero_first_md5), "DataError",

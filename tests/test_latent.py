@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from autoencoders import __main__ as cli
-from autoencoders import data, densities, judge, latent, models
+from autoencoders import data, densities, judge, latent, models, scoring
 
 
 def separable_codes(n_per_digit: int, dim: int, seed: int, spread: float = 0.5):
@@ -35,19 +35,33 @@ def test_embeddings_frame_rows_follow_the_split_files(tmp_path):
 @pytest.mark.parametrize("fit", [
     lambda tr, va: latent.fit_head(tr, va, hidden=32, epochs=3, batch_size=25, lr=1e-2, seed=0),
     lambda tr, va: latent.fit_probe(tr, va, grid=[0.1, 1.0], seed=0),
-    lambda tr, va: latent.fit_knn(tr, va, grid=[1, 5]),
-], ids=["head", "probe", "knn"])
+], ids=["head", "probe"])
 def test_classifiers_beat_chance_on_separable_codes(fit):
     train, val, (z_test, y_test) = (separable_codes(40, 6, s) for s in (1, 2, 3))
     predict, chosen = fit(train, val)
-    metrics = latent.classification_metrics(predict(z_test), y_test)
+    metrics = scoring.classification_metrics(predict(z_test), y_test)
     assert metrics["accuracy"] > 0.9 and chosen is not None
     assert set(metrics["per_digit"]) == {str(d) for d in range(10)}
 
 
+def test_knn_votes_among_neighbours_found_once():
+    train, val, test = (separable_codes(40, 6, s) for s in (1, 2, 3))
+    found = latent.find_neighbours(train, val, test, k=7)
+    assert found["val_nearest"].shape == (len(val[0]), 7) and found["test_nearest"].shape == (len(test[0]), 7)
+    k, predictions = scoring.choose_k(found, [1, 5])
+    assert k in {1, 5} and scoring.accuracy(predictions, test[1]) > 0.9
+
+
+def test_knn_vote_breaks_ties_towards_the_nearest():
+    nearest = np.array([[3, 4, 4, 3], [2, 2, 5, 5], [7, 1, 1, 1]])  # labels of neighbours, closest first
+    votes = scoring.knn_votes(nearest, [1, 4])
+    assert votes[1].tolist() == [3, 2, 7]
+    assert votes[4].tolist() == [3, 2, 1]  # two-two ties go to the closest's label; three beat one
+
+
 def test_classification_metrics_match_a_hand_count():
     labels = np.array([0, 0, 1, 1])
-    m = latent.classification_metrics(np.array([0, 1, 1, 1]), labels)
+    m = scoring.classification_metrics(np.array([0, 1, 1, 1]), labels)
     assert m["accuracy"] == 0.75
     assert m["per_digit"]["0"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
     assert m["per_digit"]["1"]["precision"] == 2 / 3

@@ -38,6 +38,8 @@ def test_default_params_load_into_typed_objects():
     ("variants.mlp.hidden", "100", "variants.mlp.hidden: must be a list, got '100'"),
     ("variants.conv.family", "transformer", "variants.conv.family: unknown family 'transformer'"),
     ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
+    ("classify.knn_k", [1, 60], "classify.knn_k[1]: must be <= classify.knn_neighbours (50), got 60"),
+    ("classify.knn_neighbours", 0, "classify.knn_neighbours: must be >= 1, got 0"),
     ("gaussians.density", "kde", "gaussians.density: must be one of 'auto', 'diag', 'full', 'gmm', 'vmf'"),
     ("gaussians.components", [], "gaussians.components: must list at least 1 value, got []"),
     ("gaussians.components", [2, 0], "gaussians.components[1]: must be >= 1, got 0"),

@@ -18,7 +18,7 @@ def test_train_stages_write_checkpoint_history_and_metrics(dvc_project):
         metrics = json.loads((project / "reports" / "variants" / name / "train.json").read_text())
         assert metrics["latent_dim"] == model.latent_dim
         assert metrics["val_sq_error_per_image"] > 0 and metrics["val_mean_image_sq_error_per_image"] > 0
-        assert not any(key.startswith("test") for key in metrics)  # the test split is evaluate's alone
+        assert not any(key.startswith("test") for key in metrics)  # the test split is analyze's alone
         timing = json.loads((project / "reports" / "variants" / name / "train_time.json").read_text())
         assert timing["images_per_second"] > 0 and timing["device"] == "cpu"
     history = (project / "reports" / "variants" / "mlp" / "history.csv").read_text().splitlines()
@@ -42,10 +42,10 @@ def test_diverging_training_fails_with_a_clear_error_and_no_checkpoint(dvc_proje
     assert not (project / "reports" / "variants" / "deep2d" / "train.json").exists()
 
 
-def test_a_collapsed_model_is_called_out_by_train_and_evaluate(dvc_project):
+def test_a_collapsed_model_is_called_out_by_train_and_analyze(dvc_project):
     project, _ = dvc_project
     set_param(project, "variants.mlp.lr", 1e-9)  # the weights hardly move: outputs stay near 0.5, worse than the mean
-    result = run(["dvc", "repro", "evaluate@mlp"], project)
+    result = run(["dvc", "repro", "analyze@mlp"], project)
     assert "warning: variant mlp has collapsed to the mean image: validation squared error" in result.stderr
     assert "warning: variant mlp has collapsed to the mean image: test squared error" in result.stderr
     evaluate = json.loads((project / "reports" / "variants" / "mlp" / "evaluate.json").read_text())

@@ -25,7 +25,7 @@ def metrics_files(project: Path) -> dict[str, bytes]:
 def test_repro_force_gives_byte_identical_metrics(finished_project):
     project = finished_project
     first = metrics_files(project)
-    assert len(first) == 3 * 4 + 3  # train, evaluate, classify, gaussians per variant; judge, spread, headline
+    assert len(first) == 3 * 5 + 4  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, headline
     run(["dvc", "repro", "--force"], project)
     assert metrics_files(project) == first
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from autoencoders import layout
-from conftest import ROOT, run
+from conftest import ROOT, run, set_param
 
 
 def module_file(root: Path, dotted: str) -> Path | None:
@@ -92,8 +92,8 @@ def test_every_stage_depends_on_the_code_it_runs():
 
 def test_a_removed_dep_is_named_with_its_stage():
     dvc_yaml = load_dvc_yaml()
-    dvc_yaml["stages"]["evaluate"]["do"]["deps"].remove("autoencoders/plots.py")
-    assert missing_deps(dvc_yaml) == ["stage evaluate: runs autoencoders/plots.py but does not depend on it"]
+    dvc_yaml["stages"]["analyze"]["do"]["deps"].remove("autoencoders/plots.py")
+    assert missing_deps(dvc_yaml) == ["stage analyze: runs autoencoders/plots.py but does not depend on it"]
 
 
 def test_dvc_yaml_spells_the_layout_names():
@@ -129,15 +129,15 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     original = model_file.read_text()
     model_file.write_text(original + "\n# an edit to the shared decoder code\n")
     changed = changed_stages(project)
-    for kind in ("train", "embed", "gaussians", "evaluate"):
+    for kind in ("train", "analyze"):
         assert {f"{kind}@{v}" for v in variants} <= changed, (kind, changed)
-    assert not changed & {"download", "split", "report"} and not any(s.startswith("classify@") for s in changed)
+    assert not changed & {"download", "split", "report"} and not any(s.startswith(("classify@", "knn@")) for s in changed)
 
     model_file.write_text(original)
     plots = project / "autoencoders" / "plots.py"
     plots.write_text(plots.read_text() + "\n# an edit to a figure\n")
     changed = changed_stages(project)
-    assert changed == {"report", *(f"{kind}@{v}" for kind in ("gaussians", "evaluate") for v in variants)}
+    assert changed == {"report", *(f"analyze@{v}" for v in variants)}
 
 
 @pytest.mark.slow
@@ -151,3 +151,62 @@ def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project
         project, env={"PYTHONDONTWRITEBYTECODE": ""})  # empty is unset to Python: bytecode on
     assert list((project / "autoencoders" / "models").glob("__pycache__/*.pyc")), "no bytecode was written"
     assert changed_stages(project) == set()
+
+
+# The README's table of what a change re-runs: one params change that stands for each row.
+README_ROWS = {
+    "`variants.V.*`": [("variants.mlp.epochs", 3)],
+    "`train.*` but `device`": [("train.lr", 0.002)],
+    "`train.device`": [("train.device", "auto")],
+    "`classify.knn_k`": [("classify.knn_k", [1, 3])],
+    "`classify.*` but `knn_k`": [("classify.head_epochs", 1)],
+    "`gaussians.samples_per_digit`": [("gaussians.samples_per_digit", 30)],
+    "`gaussians.*` but `samples_per_digit`": [("gaussians.density", "diag")],
+    "`judge.*`": [("judge.epochs", 1)],
+    "`seed`": [("seed", 1)],
+    "`data.source`": [("data.source", "torchvision")],
+    "`data.val_size`, `data.digits`": [("data.val_size", 60), ("data.digits", [0, 1])],
+}
+
+
+def rerun_table() -> dict[str, list[str]]:
+    """The README table: a change -> the stage patterns it makes stale at once (middle column)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("| a change to | stale at once |"):]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        change, stale, _ = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[change] = [name.strip(" `") for name in stale.split(",")]
+    return rows
+
+
+def expand(patterns: list[str], changed_variant: str, variants: list[str]) -> set[str]:
+    """Stage names for `train@V` (the variant changed), `train@*` (every variant) and plain names."""
+    out = set()
+    for pattern in patterns:
+        stage, _, which = pattern.partition("@")
+        if not which:
+            out.add(stage)
+        elif which == "V":
+            out.add(f"{stage}@{changed_variant}")
+        else:
+            out.update(f"{stage}@{v}" for v in variants)
+    return out
+
+
+def test_the_readme_table_names_one_change_per_row():
+    assert set(rerun_table()) == set(README_ROWS)
+
+
+@pytest.mark.slow
+def test_the_readme_table_of_reruns_is_what_dvc_status_lists(finished_project):
+    project, params_file = finished_project, finished_project / "params.yaml"
+    original = params_file.read_text()
+    variants = list(yaml.safe_load(original)["variants"])
+    for change, stale in rerun_table().items():
+        for key, value in README_ROWS[change]:
+            set_param(project, key, value)
+            assert changed_stages(project) == expand(stale, "mlp", variants), (change, key)
+            params_file.write_text(original)

@@ -1,0 +1,180 @@
+"""analyze@V: everything that follows from one trained variant, in one process that loads it once.
+
+1. Embeddings: every image of train, val and test encoded (the VAE gives its mean).
+2. Reconstruction on the official test set, and the figures a user looks at.
+3. Generation: a density per digit on the train codes (diag, full, gmm; vmf on the unit sphere),
+   each scored on the validation codes; `gaussians.density` picks one (auto: the best validation
+   log-likelihood). Every density's decoded samples are judged against the real test images.
+
+Reads: the checkpoint, SPLIT/*.npz, the training history, the judge, its reference (features of the
+real test images) and the real-image floor; params seed, gaussians.
+Writes: the embeddings parquet (split, index into the official file, label, z0..z(d-1)); a reconstruction
+metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's metric, beside the mean
+training image's, and whether the model collapsed to it) and FIGURES/*.png (reconstructions,
+interpolations, latent map, code histograms, loss curves, and for 2-D or spherical latents the encoder
+map beside a decoder grid); the chosen density's parameters (npz), a generation metrics JSON (per
+density: validation log-likelihood, judge accuracy overall and per digit, FJD, FJD / floor, precision
+and recall; the chosen density's figures again under `generated`; decoded real test codes under
+`reconstructed`, the ceiling) and a PNG of samples, the notebook's diag beside the chosen density.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from autoencoders import checkpoints, data, densities, io, judge, latent, layout, models, params, plots
+from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
+
+
+# --- 2. reconstruction and figures -------------------------------------------------------------
+
+INTERPOLATION_PAIRS, INTERPOLATION_STEPS = 8, 10
+
+
+def one_of_each_digit(labels: np.ndarray) -> np.ndarray:
+    return np.array([np.flatnonzero(labels == d)[0] for d in sorted(set(labels.tolist()))])
+
+
+def interpolations(name: str, model, test_x: torch.Tensor, codes: np.ndarray, picks: np.ndarray, sphere: bool):
+    """Rows of: a test digit, 10 decoded codes on the way to another digit's code, that digit.
+
+    Pairs are consecutive digits' first test images (0 to 1, 1 to 2, ...); the path is a straight
+    line, or the great circle for codes on the sphere."""
+    rows = []
+    for k in range(INTERPOLATION_PAIRS):
+        a, b = picks[k % len(picks)], picks[(k + 1) % len(picks)]
+        path = model.decode_codes(latent.interpolate(codes[a], codes[b], INTERPOLATION_STEPS, sphere))
+        rows.append(torch.cat([test_x[a:a + 1], path, test_x[b:b + 1]]))
+    images = torch.cat(rows).squeeze(1).numpy()
+    path = "great circle" if sphere else "straight line"
+    return plots.image_grid(images, rows=INTERPOLATION_PAIRS,
+                            title=f"{name}: decoded along a {path} between two test digits' codes (ends: the digits)")
+
+
+def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: np.ndarray, history: list[dict]):
+    """name of PNG -> matplotlib figure."""
+    with torch.no_grad():
+        picks = one_of_each_digit(labels)
+        recon = model.decode(model.encode(test_x[picks]))
+    pairs = torch.cat([test_x[picks], recon]).squeeze(1).numpy()
+    out = {
+        "reconstructions": plots.image_grid(pairs, rows=2, row_labels=["original", "reconstructed"],
+                                            title=f"{name}: test digits and their reconstructions"),
+        "latent_map": plots.latent_map(codes, labels, f"{name}: test codes by digit"),
+        "code_histograms": plots.code_histograms(codes, f"{name}: distribution of each code dimension"),
+        "loss_curves": plots.loss_curves({name: history}, f"{name}: training and validation loss"),
+    }
+    on_sphere = latent.codes_on_sphere(codes)
+    out["interpolations"] = interpolations(name, model, test_x, codes, picks, on_sphere)
+    if codes.shape[1] == 2 or (on_sphere and codes.shape[1] == 3):
+        out["encoder_decoder"] = plots.encoder_decoder_map(
+            codes, labels, lambda z: model.decode_codes(z).squeeze(1).numpy(),
+            f"{name}: encoder map and decoder grid" + (" on S2, unwrapped" if on_sphere else ""), sphere=on_sphere)
+    return out
+
+
+def reconstruction(name: str, model, train_x: torch.Tensor, test_x: torch.Tensor) -> tuple[dict, str | None]:
+    """(test reconstruction metrics, the collapse warning or None)."""
+    metrics = reconstruction_errors(model, test_x)
+    metrics["mean_image_sq_error_per_image"] = mean_image_sq_error(train_x, test_x)
+    warning = collapse_warning(name, "test", metrics["sq_error_per_image"], metrics["mean_image_sq_error_per_image"])
+    metrics["collapsed"] = warning is not None
+    return metrics, warning
+
+
+# --- 3. generation -------------------------------------------------------------------------------
+
+def generation(name: str, model, emb: dict, referee, reference: dict, floor: float,
+               cfg: params.GaussiansParams, seed: int) -> tuple[dict, dict, dict]:
+    """(metrics, the chosen density's arrays, PNG panels: title -> sample images)."""
+    sphere = latent.codes_on_sphere(emb["train"][0])
+    names = densities.applicable(sphere)
+    fitted, scores = {}, {}
+    for density in tqdm(names, desc=f"fit densities ({name})", leave=False):
+        fitted[density], scores[density] = densities.fit_per_digit(density, emb["train"], emb["val"],
+                                                                   cfg.components, seed)
+    chosen = densities.choose(scores, sphere) if cfg.density == "auto" else cfg.density
+
+    digits = sorted(set(emb["train"][1].tolist()))
+    per_density, shown = {}, {}
+    columns = min(10, cfg.samples_per_digit)
+    for density in tqdm(names, desc=f"judge samples ({name})", leave=False):
+        codes, labels = densities.sample_per_digit(fitted[density], cfg.samples_per_digit, seed)
+        images = model.decode_codes(codes)  # Gaussian samples go back onto the sphere for the S2 variant
+        per_density[density] = {"val_log_likelihood": scores[density],
+                                **judge.judged(referee, images, labels, reference, floor)}
+        if density == "gmm":
+            per_density[density]["components"] = {str(d): f.components for d, f in fitted[density].items()}
+        shown[density] = images.view(len(digits), -1, 28, 28)[:, :columns].reshape(-1, 28, 28).numpy()
+    test_codes, test_labels = emb["test"]
+    metrics = {"density": chosen, "chosen_by": "validation log-likelihood" if cfg.density == "auto" else "params",
+               "generated": {"density": chosen, **per_density[chosen]}, "densities": per_density,
+               "reconstructed": judge.judged(referee, model.decode_codes(test_codes), test_labels, reference, floor)}
+    arrays = {f"{d}.{key}": value for d, density in fitted[chosen].items() for key, value in density.parameters().items()}
+    panels = {f"{densities.NOTEBOOK} (the notebook's)": shown[densities.NOTEBOOK], f"{chosen} (chosen)": shown[chosen]}
+    return metrics, arrays, panels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--history", required=True)
+    parser.add_argument("--judge", required=True)
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--floor", required=True, help="the floor stage's JSON: real images' figures")
+    parser.add_argument("--embeddings", required=True, help="out: the parquet of codes")
+    parser.add_argument("--evaluate", required=True, help="out: reconstruction metrics JSON")
+    parser.add_argument("--figures", type=Path, required=True, help="out: folder of PNGs")
+    parser.add_argument("--densities", required=True, help="out: the chosen density's arrays (npz)")
+    parser.add_argument("--gaussians", required=True, help="out: generation metrics JSON")
+    parser.add_argument("--generated", required=True, help="out: PNG of samples")
+    args = parser.parse_args()
+    p = params.load(args.params)
+    name = args.variant
+    model = models.load_checkpoint(args.model)
+    arrays = {s: data.load_npz(layout.split_file(args.split, s)) for s in layout.SPLITS}
+    images = {s: data.images_tensor(a["images"]) for s, a in arrays.items()}
+    frame, emb = latent.embed_splits(model, {s: (images[s], a["labels"], a["index"]) for s, a in arrays.items()})
+    densities.check(p.gaussians.density, latent.codes_on_sphere(emb["train"][0]), name)  # before the long part
+    referee = checkpoints.load(args.judge, judge.JUDGES)
+    reference = data.load_npz(args.reference)
+    floor = io.read_json(args.floor)["fjd_floor"]
+
+    train_x, test_x = images.pop("train"), images["test"]
+    recon_metrics, warning = reconstruction(name, model, train_x, test_x)
+    del train_x  # only its mean image was needed
+    codes, labels = emb["test"]
+    pictures = figures(name, model, test_x, codes, labels, io.read_history(args.history))
+    gen_metrics, arrays, panels = generation(name, model, emb, referee, reference, floor, p.gaussians, p.seed)
+    digits = sorted(set(emb["train"][1].tolist()))
+    sample_grid = plots.image_grids(panels, rows=len(digits), row_labels=[str(d) for d in digits],
+                                    title=f"{name}: samples of per-digit densities")
+
+    with io.atomic_path(args.embeddings) as tmp:
+        frame.to_parquet(tmp, index=False)
+    with io.atomic_dir(args.figures) as tmp:
+        for fig_name, fig in pictures.items():
+            plots.save(fig, tmp / f"{fig_name}.png")
+    io.write_json(args.evaluate, recon_metrics)
+    data.save_npz(args.densities, arrays)
+    plots.save(sample_grid, args.generated)
+    io.write_json(args.gaussians, gen_metrics)
+
+    print(f"{name}: {len(frame)} codes of {codes.shape[1]} dimensions; test squared error per image "
+          f"{recon_metrics['sq_error_per_image']:.3f}, MSE per pixel {recon_metrics['mse_per_pixel']:.5f}")
+    for density, m in gen_metrics["densities"].items():
+        print(f"{density:>4}: val log-lik {m['val_log_likelihood']:10.2f}, judge accuracy {m['judge_accuracy']:.3f}, "
+              f"FJD {m['fjd']:.2f} ({m['fjd_over_floor']:.1f}x floor), precision {m['precision']:.3f}, "
+              f"recall {m['recall']:.3f}" + ("  <- chosen" if density == gen_metrics["density"] else ""))
+    if warning:
+        print(warning, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
