@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast bench bench-pipeline team-up team-down clean
+.PHONY: setup repro test test-fast bench bench-pipeline bench-experiment team-up team-down clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ BASELINE ?= $(shell git describe --tags --abbrev=0 HEAD~1 2>/dev/null || git rev
 
 bench-pipeline: setup
 	$(BIN)/python benchmarks/pipeline.py --baseline $(BASELINE)
+
+# A one-variant and a classify experiment on a reproduced baseline, stage by stage, BASELINE beside HEAD.
+bench-experiment: setup
+	$(BIN)/python benchmarks/experiment.py --baseline $(BASELINE)
 
 clean:
 	rm -rf $(VENV)
