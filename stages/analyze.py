@@ -118,6 +118,25 @@ def generation(name: str, model, emb: dict, referee, reference: dict, floor: flo
     return metrics, arrays, panels
 
 
+def analyze(name: str, model, splits: dict[str, dict], history: list[dict], referee, reference: dict, floor: float,
+            cfg: params.GaussiansParams, seed: int) -> dict:
+    """Everything the stage writes, by output: the embeddings frame, the reconstruction metrics and
+    figures, the generation metrics, the chosen density's arrays and the grid of samples; and the
+    collapse warning (or None). splits: split -> the arrays of its .npz."""
+    images = {s: data.images_tensor(a["images"]) for s, a in splits.items()}
+    frame, emb = latent.embed_splits(model, {s: (images[s], a["labels"], a["index"]) for s, a in splits.items()})
+    densities.check(cfg.density, latent.codes_on_sphere(emb["train"][0]), name)  # before the long part
+    recon_metrics, warning = reconstruction(name, model, images.pop("train"), images["test"])  # train: its mean
+    codes, labels = emb["test"]
+    pictures = figures(name, model, images["test"], codes, labels, history)
+    gen_metrics, density_arrays, panels = generation(name, model, emb, referee, reference, floor, cfg, seed)
+    digits = sorted(set(emb["train"][1].tolist()))
+    samples = plots.image_grids(panels, rows=len(digits), row_labels=[str(d) for d in digits],
+                                title=f"{name}: samples of per-digit densities")
+    return {"embeddings": frame, "evaluate": recon_metrics, "figures": pictures, "gaussians": gen_metrics,
+            "densities": density_arrays, "generated": samples, "warning": warning}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant")
@@ -136,44 +155,30 @@ def main() -> None:
     parser.add_argument("--generated", required=True, help="out: PNG of samples")
     args = parser.parse_args()
     p = params.load(args.params)
-    name = args.variant
-    model = models.load_checkpoint(args.model)
-    arrays = {s: data.load_npz(layout.split_file(args.split, s)) for s in layout.SPLITS}
-    images = {s: data.images_tensor(a["images"]) for s, a in arrays.items()}
-    frame, emb = latent.embed_splits(model, {s: (images[s], a["labels"], a["index"]) for s, a in arrays.items()})
-    densities.check(p.gaussians.density, latent.codes_on_sphere(emb["train"][0]), name)  # before the long part
-    referee = checkpoints.load(args.judge, judge.JUDGES)
-    reference = data.load_npz(args.reference)
-    floor = io.read_json(args.floor)["fjd_floor"]
-
-    train_x, test_x = images.pop("train"), images["test"]
-    recon_metrics, warning = reconstruction(name, model, train_x, test_x)
-    del train_x  # only its mean image was needed
-    codes, labels = emb["test"]
-    pictures = figures(name, model, test_x, codes, labels, io.read_history(args.history))
-    gen_metrics, arrays, panels = generation(name, model, emb, referee, reference, floor, p.gaussians, p.seed)
-    digits = sorted(set(emb["train"][1].tolist()))
-    sample_grid = plots.image_grids(panels, rows=len(digits), row_labels=[str(d) for d in digits],
-                                    title=f"{name}: samples of per-digit densities")
+    out = analyze(args.variant, models.load_checkpoint(args.model),
+                  {s: data.load_npz(layout.split_file(args.split, s)) for s in layout.SPLITS},
+                  io.read_history(args.history), checkpoints.load(args.judge, judge.JUDGES),
+                  data.load_npz(args.reference), io.read_json(args.floor)["fjd_floor"], p.gaussians, p.seed)
 
     with io.atomic_path(args.embeddings) as tmp:
-        frame.to_parquet(tmp, index=False)
+        out["embeddings"].to_parquet(tmp, index=False)
     with io.atomic_dir(args.figures) as tmp:
-        for fig_name, fig in pictures.items():
+        for fig_name, fig in out["figures"].items():
             plots.save(fig, tmp / f"{fig_name}.png")
-    io.write_json(args.evaluate, recon_metrics)
-    data.save_npz(args.densities, arrays)
-    plots.save(sample_grid, args.generated)
-    io.write_json(args.gaussians, gen_metrics)
+    io.write_json(args.evaluate, out["evaluate"])
+    data.save_npz(args.densities, out["densities"])
+    plots.save(out["generated"], args.generated)
+    io.write_json(args.gaussians, out["gaussians"])
 
-    print(f"{name}: {len(frame)} codes of {codes.shape[1]} dimensions; test squared error per image "
-          f"{recon_metrics['sq_error_per_image']:.3f}, MSE per pixel {recon_metrics['mse_per_pixel']:.5f}")
-    for density, m in gen_metrics["densities"].items():
+    recon, gen = out["evaluate"], out["gaussians"]
+    print(f"{args.variant}: test squared error per image {recon['sq_error_per_image']:.3f}, "
+          f"MSE per pixel {recon['mse_per_pixel']:.5f}")
+    for density, m in gen["densities"].items():
         print(f"{density:>4}: val log-lik {m['val_log_likelihood']:10.2f}, judge accuracy {m['judge_accuracy']:.3f}, "
               f"FJD {m['fjd']:.2f} ({m['fjd_over_floor']:.1f}x floor), precision {m['precision']:.3f}, "
-              f"recall {m['recall']:.3f}" + ("  <- chosen" if density == gen_metrics["density"] else ""))
-    if warning:
-        print(warning, file=sys.stderr)
+              f"recall {m['recall']:.3f}" + ("  <- chosen" if density == gen["density"] else ""))
+    if out["warning"]:
+        print(out["warning"], file=sys.stderr)
 
 
 if __name__ == "__main__":
