@@ -26,9 +26,10 @@ team-down:
 repro: setup
 	dvc repro
 
-# Every test, the slowest 15 named at the end (CI runs this).
+# Every test, the slowest 15 named at the end (CI runs this). Two workers: half of a serial run is
+# waiting (server start-ups, queues), which the other worker fills.
 test: setup
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 # The inner loop: every test that starts no dvc, mlflow, PostgreSQL or browser process.
 test-fast: setup

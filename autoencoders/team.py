@@ -36,9 +36,10 @@ class TeamError(RuntimeError):
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def free_port(preferred: int | None = None) -> int:
-    """preferred when it is free (a restarted server keeps its address), else any free port."""
-    for port in ([preferred] if preferred else []) + [0]:
+def free_port(preferred: int | None = None, taken: tuple[int, ...] = ()) -> int:
+    """preferred when it is free (a restarted server keeps its address), else any free port; never one
+    of taken (given to a server that has not bound it yet)."""
+    for port in ([preferred] if preferred else []) + [0] * 3:
         with socket.socket() as s:
             # as the servers bind: a port just released by a stopped server lingers in TIME_WAIT
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,7 +47,8 @@ def free_port(preferred: int | None = None) -> int:
                 s.bind((HOST, port))
             except OSError:
                 continue
-            return s.getsockname()[1]
+            if s.getsockname()[1] not in taken:
+                return s.getsockname()[1]
     raise TeamError(f"no free port on {HOST}")
 
 
@@ -244,21 +246,29 @@ def up(repo: Path) -> dict:
         state[part] = value
         state_file(repo).write_text(json.dumps(state, indent=2))
 
-    if not postgres_running(database):
-        start_postgres(database, free_port(state.get("postgres", {}).get("port")), folder / "postgres.log")
-    save("postgres", {"port": int((database / "postmaster.pid").read_text().splitlines()[3])})  # line 4: the port
-    ensure_database(state["postgres"]["port"])
-    if not alive(state.get("s3", {}).get("pid")):
+    # The object store starts first and is waited for last: its few seconds of start-up overlap
+    # PostgreSQL's initdb and start.
+    new_store = not alive(state.get("s3", {}).get("pid"))
+    if new_store:
         port = free_port(state.get("s3", {}).get("port"))
         save("s3", {"port": port, "pid": _spawn_object_store(port, folder / "s3.log")})
-        wait_object_store(port, folder / "s3.log")
+    if not postgres_running(database):
+        start_postgres(database, free_port(state.get("postgres", {}).get("port"), taken=(state["s3"]["port"],)),
+                       folder / "postgres.log")
+    save("postgres", {"port": int((database / "postmaster.pid").read_text().splitlines()[3])})  # line 4: the port
+    ensure_database(state["postgres"]["port"])
+    if new_store:
+        wait_object_store(state["s3"]["port"], folder / "s3.log")
         stop_process(state.get("mlflow", {}).get("pid"))  # it must point at the store's new address
-    if not alive(state.get("mlflow", {}).get("pid")):
-        port = free_port(state.get("mlflow", {}).get("port"))
+    new_server = not alive(state.get("mlflow", {}).get("pid"))
+    if new_server:
+        port = free_port(state.get("mlflow", {}).get("port"), taken=(state["s3"]["port"], state["postgres"]["port"]))
         save("mlflow", {"port": port, "pid": _spawn_tracking_server(port, state["postgres"]["port"],
                                                                     state["s3"]["port"], folder / "mlflow.log")})
-        wait_http(f"http://{HOST}:{port}/health", "the MLflow server", timeout=120, log=folder / "mlflow.log")
-    configure_dvc_remote(repo, state["s3"]["port"])
+    configure_dvc_remote(repo, state["s3"]["port"])  # four dvc commands while the server starts
+    if new_server:
+        wait_http(f"http://{HOST}:{state['mlflow']['port']}/health", "the MLflow server", timeout=120,
+                  log=folder / "mlflow.log")
     return state
 
 

@@ -75,16 +75,29 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True, 
     return result
 
 
+QUEUE_STATUS_EVERY = 15  # seconds
+
+
 def run_queue(project: Path, names: list[str], jobs: int, env: dict | None = None, timeout: float = 900) -> float:
     """`dvc queue start -j jobs`, then wait until nothing runs or waits; asserts that every named
     experiment succeeded (their logs in the message when not). Returns the seconds until the queue emptied."""
     start = time.monotonic()
     run(["dvc", "queue", "start", "-j", str(jobs)], project, env)
-    while time.monotonic() - start < timeout:
-        status = run(["dvc", "queue", "status"], project, env).stdout
-        if "Running" not in status and "Queued" not in status:
+    # `dvc queue status` costs a second and a half of the CPU the workers run on; a finished
+    # experiment's git ref costs a few milliseconds to see. So: refs every half second, and the
+    # queue's own status (which also sees failures) only every QUEUE_STATUS_EVERY seconds, or once
+    # every experiment has its ref.
+    asked = start
+    while True:
+        time.sleep(0.5)
+        now = time.monotonic()
+        done = set(run(["git", "for-each-ref", "--format=%(refname:lstrip=-1)", "refs/exps"], project).stdout.split())
+        every = 1 if set(names) <= done else QUEUE_STATUS_EVERY  # all committed: the status follows at once
+        if now - asked < every and now - start < timeout:
+            continue
+        status, asked = run(["dvc", "queue", "status"], project, env).stdout, now
+        if ("Running" not in status and "Queued" not in status) or now - start >= timeout:
             break
-        time.sleep(1)
     seconds = time.monotonic() - start
     logs = {} if status.count("Success") == len(names) else {
         n: run(["dvc", "queue", "logs", n], project, env, check=False).stdout[-3000:] for n in names}
@@ -169,11 +182,23 @@ def small_project(tmp_path, mnist_folder):
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """The small pipeline, reproduced once for the session; tests work on copies of it."""
-    base = tmp_path_factory.mktemp("reproduced")
-    project, _ = make_project(base / "project", write_mnist_folder(base / "mnist-src"), SMALL_SET)
-    run(["dvc", "repro"], project)
-    return project
+    """The small pipeline, reproduced once for the session; tests work on copies of it. Under
+    pytest-xdist (`make test` runs two workers) the first worker to need it builds it in the folder
+    the workers share, and the other waits for it rather than computing it again."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    base = shared / "reproduced"
+    with FileLock(str(shared / "reproduced.lock")):
+        if not (base / "done").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            base.mkdir()
+            project, _ = make_project(base / "project", write_mnist_folder(base / "mnist-src"), SMALL_SET)
+            run(["dvc", "repro"], project)
+            (base / "done").touch()
+    return base / "project"
 
 
 def relocate_mlflow_store(copy: Path, original: Path) -> None:

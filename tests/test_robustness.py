@@ -3,13 +3,13 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from conftest import BIN, run, run_queue, set_param
 
@@ -78,11 +78,10 @@ def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_
     for seed in (1, 2):
         run(["dvc", "exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seed={seed}"], project)
     run_queue(project, ["seed1", "seed2"], jobs=2, timeout=600)
-    with sqlite3.connect(project / "mlflow.db") as db:
-        complete = {row[0] for row in db.execute(
-            "select t.value from tags t where t.key = 'dvc_exp_name' and t.run_uuid in "
-            "(select run_uuid from tags where key = 'complete' and value = 'true')")}
-    assert {"seed1", "seed2"} <= complete
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    parents = client.search_runs([client.get_experiment_by_name("autoencoders").experiment_id],
+                                 "tags.role = 'pipeline' and tags.complete = 'true'")
+    assert {"seed1", "seed2"} <= {r.data.tags["dvc_exp_name"] for r in parents}
 
     # compare: the baseline and its two seed repeats as one group, mean ± sd (3)
     shown = run([sys.executable, "-m", "autoencoders", "compare", "--save-spread", "reports/seed_spread.json"],
