@@ -27,9 +27,10 @@ repro: setup
 	dvc repro
 
 # Every test, the slowest 15 named at the end (CI runs this). Two workers: half of a serial run is
-# waiting (server start-ups, queues), which the other worker fills.
+# waiting (server start-ups, queues), which the other worker fills; the two tests that run queue workers
+# share a group (--dist loadgroup), so they never run at once.
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # The inner loop: every test that starts no dvc, mlflow, PostgreSQL or browser process.
 test-fast: setup

@@ -71,6 +71,7 @@ def test_push_pull_reproduces_from_the_remote_without_retraining(finished_projec
     assert "Running stage" not in run(["dvc", "repro"], clone).stdout
 
 
+@pytest.mark.xdist_group("queues")  # each runs two queue workers: never both at once
 def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_project):
     project = finished_project
     run(["git", "add", "-A"], project)

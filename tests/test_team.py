@@ -62,6 +62,7 @@ def pipeline_runs(uri: str) -> dict[str, list]:
     return found
 
 
+@pytest.mark.xdist_group("queues")  # each runs two queue workers: never both at once
 def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clone(team_project, tmp_path):
     project, uri, state = team_project
     env = {"MLFLOW_TRACKING_URI": uri}
