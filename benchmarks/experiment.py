@@ -16,12 +16,11 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import SITECUSTOMIZE, Run, cell, cpu_model, timed  # noqa: E402
+from pipeline import Run, bench_folder, cell, cpu_model, timed  # noqa: E402
 from pipeline import table as pipeline_table  # noqa: E402
 
 EXPERIMENTS = {  # name -> the -S overrides of one experiment
@@ -86,10 +85,7 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision, first")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clones")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ae-bench-exp-"))
-    hook = work / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    work, hook = bench_folder("ae-bench-exp-")
     base = Run(work, args.baseline, hook) if args.baseline else None  # made first: a bad REV fails at once
     head = Run(work, "HEAD", hook)
     results = {}

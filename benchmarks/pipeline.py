@@ -83,6 +83,15 @@ class Run:
         return timed(self.repo, self.env, ["dvc", "exp", "run", "--temp", "-S", "train.loader=dataloader"])[1]
 
 
+def bench_folder(prefix: str) -> tuple[Path, Path]:
+    """(a fresh temporary folder for the clones, the folder of the RSS hook inside it, on PYTHONPATH)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    hook = work / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    return work, hook
+
+
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
         if line.startswith("model name"):
@@ -127,10 +136,7 @@ def main() -> None:
     parser.add_argument("--dataloader", action="store_true", help="also train HEAD the notebooks' way")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clones")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ae-bench-"))
-    hook = work / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    work, hook = bench_folder("ae-bench-")
     # Both clones are made before either pipeline runs, so a bad REV fails at once.
     base = Run(work, args.baseline, hook) if args.baseline else None
     head = Run(work, "HEAD", hook)
