@@ -4,19 +4,21 @@ Every density has the same interface: ``fit(codes, val)`` returns the fitted den
 digit's validation codes, for densities that choose a size), ``log_likelihood(codes)`` the
 log-density of each row, ``sample(n, rng)`` n new codes, ``parameters()`` its arrays. The
 registry DENSITIES maps each `gaussians.density` name to its class; `fit_per_digit` fits one per
-digit and scores it on the validation codes, which is how `auto` chooses between them.
+digit and scores it on the validation codes; `choose` is `auto` (by `gaussians.auto_by`).
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
 import scipy.special
+from threadpoolctl import threadpool_limits
 
 from .params import ParamsError
 
 MAX_KAPPA = 1e6  # a vMF fitted to one point (EM's start) would have infinite concentration
 REG = 1e-6  # added to every variance, as scikit-learn's reg_covar: codes with a constant unit stay finite
-GMM_FULL_MAX_DIM = 8  # above it a mixture's components are diagonal (see GMM)
+FULL_CODES_PER_DIM = 5  # a mixture's components are full while each holds this many codes per dimension,
+FULL_MAX_DIM = 32  # and the codes have at most this many dimensions (see covariance_kind)
 
 
 class Gaussian:
@@ -58,13 +60,22 @@ def sample_mixture(weights: np.ndarray, parts: list, dim: int, n: int, rng: np.r
     return out
 
 
+def covariance_kind(codes: int, dim: int, components: int) -> str:
+    """`full` while a mixture's components hold on average FULL_CODES_PER_DIM codes per dimension
+    (codes / components >= FULL_CODES_PER_DIM * dim) and dim <= FULL_MAX_DIM, `diag` otherwise: a
+    d x d covariance from fewer codes is mostly noise, and EM's cost grows with d^2 (one BLAS thread,
+    one digit of 100-d codes: 3.8 s at 4 full components, 12.9 s at 8; 30-d: 2.7 s at 16)."""
+    return "full" if dim <= FULL_MAX_DIM and codes >= FULL_CODES_PER_DIM * dim * components else "diag"
+
+
 class GMM:
     """A Gaussian mixture (scikit-learn's EM), its size chosen from `components` on the digit's val codes.
 
-    Components have full covariances up to GMM_FULL_MAX_DIM dimensions and diagonal ones above:
-    a full 1,000 x 1,000 covariance per component (ksparse) has more parameters than a digit has
-    codes, and EM with full components took 4-16 s per digit already on conv30's 30-d codes (2
-    cores), against 0.4 s for diagonal ones on conv's 100-d. A single full Gaussian is `full`.
+    Each size's components are full or diagonal by covariance_kind: on 50k training codes (4,500 to
+    5,600 a digit) conv30's and pca30's 30-d codes get full components up to 16 of them (digit 5 up to
+    29), the 2-4-d codes any number, 100-d and 1,000-d codes diagonal ones. EM runs under one BLAS
+    thread: two threads on the 2-core machine took 3.1x as long (conv30, 16 full components, ten
+    digits: 83.2 s against 26.6 s). A single full Gaussian is `full`.
     """
     def __init__(self, components: list[int], seed: int):
         self.candidates, self.seed = list(components), seed
@@ -72,23 +83,24 @@ class GMM:
     def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "GMM":
         from sklearn.mixture import GaussianMixture
         z = codes.astype(np.float64)  # in float32, variances of saturated (tanh) units round to <= 0
-        kind = "full" if z.shape[1] <= GMM_FULL_MAX_DIM else "diag"
         best = None
         for k in self.candidates:
-            model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, random_state=self.seed,
-                                    init_params="k-means++").fit(z)  # 2-4x faster than a k-means start
-            score = model.score(z if val is None else val.astype(np.float64))
+            kind = covariance_kind(len(z), z.shape[1], k)
+            with threadpool_limits(1, "blas"):
+                model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, random_state=self.seed,
+                                        init_params="k-means++").fit(z)  # 2-4x faster than a k-means start
+                score = model.score(z if val is None else val.astype(np.float64))
             if best is None or score > best[0]:
-                best = (score, model)
-        self.model = best[1]
+                best = (score, model, kind)
+        _, self.model, self.kind = best
         self.components = self.model.n_components
-        covs = self.model.covariances_
-        self.parts = [Gaussian(kind == "diag").set_moments(m, np.diag(c) if kind == "diag" else c)
-                      for m, c in zip(self.model.means_, covs)]
+        self.parts = [Gaussian(self.kind == "diag").set_moments(m, np.diag(c) if self.kind == "diag" else c)
+                      for m, c in zip(self.model.means_, self.model.covariances_)]
         return self
 
     def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
-        return self.model.score_samples(codes.astype(np.float64))
+        with threadpool_limits(1, "blas"):
+            return self.model.score_samples(codes.astype(np.float64))
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"weights": self.model.weights_, "means": np.stack([g.mean for g in self.parts]),
@@ -231,14 +243,24 @@ def fit_per_digit(name: str, train, val, components: list[int], seed: int) -> tu
     return fitted, float(total / len(zv))
 
 
-def choose(scores: dict[str, float], sphere: bool) -> str:
-    """auto: the best validation log-likelihood among densities of the code set's own measure.
+AUTO_RULES = {  # gaussians.auto_by -> (better: min or max of that figure, compares across measures)
+    "val_fd_judge": (min, True),  # decoded images against the real validation images: any density
+    "val_log_likelihood": (max, False),  # a likelihood is against its own measure (see choose)
+}
 
-    On the sphere only vMF is a density on S^(p-1); a Gaussian's likelihood there is against volume
-    in R^p, a different measure, so the two numbers cannot be compared.
+
+def choose(figures: dict[str, dict], rule: str, sphere: bool) -> str:
+    """auto: the best density by `rule` (a key of AUTO_RULES and of each density's figures) among
+    those that do not copy (figures[name]["copies"]); if every one copies, among all of them.
+
+    By likelihood, on the sphere only vMF counts: it is a density on S^(p-1), while a Gaussian's
+    likelihood there is against volume in R^p, a different measure, so the two cannot be compared.
+    Decoded images compare across measures, so val_fd_judge considers every density.
     """
-    same_measure = {n: s for n, s in scores.items() if (n in SPHERE_DENSITIES) == sphere}
-    return max(same_measure, key=same_measure.get)
+    best, any_measure = AUTO_RULES[rule]
+    candidates = {n: f for n, f in figures.items() if any_measure or (n in SPHERE_DENSITIES) == sphere}
+    honest = {n: f for n, f in candidates.items() if not f["copies"]} or candidates
+    return best(honest, key=lambda n: honest[n][rule])
 
 
 def sample_per_digit(fitted: dict, per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """The referee for generated digits: a pixel-space CNN trained on real training images only.
 
-Its penultimate features give the Frechet judge distance (FJD) between two image sets: the FID
-formula on this MNIST classifier's features. It is not comparable to Inception FID values.
+Its penultimate features give fd_judge between two image sets: the FID formula on this MNIST
+classifier's features, not comparable to Inception FID values. (Until v0.3 it was called FJD, which is
+already the name of another metric, the Frechet Joint Distance of DeVries et al. 2019.)
 """
 from __future__ import annotations
 
@@ -118,11 +119,15 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = MANIFOLD_
 
 def judged(referee: JudgeCNN, images: torch.Tensor, labels: np.ndarray, reference: dict, floor: float) -> dict:
     """How a set of images scores against the real test images (reference: the judge stage's features
-    and their statistics; floor: real training images' FJD): judge accuracy overall and per digit,
-    FJD, FJD over the floor, and improved precision and recall."""
-    preds, feats = judge_outputs(referee, images)
+    and their statistics; floor: real training images' fd_judge): judge accuracy overall and per digit,
+    fd_judge, fd_judge over the floor, and improved precision and recall."""
+    return scores(*judge_outputs(referee, images), labels, reference, floor)
+
+
+def scores(preds: np.ndarray, feats: np.ndarray, labels: np.ndarray, reference: dict, floor: float) -> dict:
+    """judged() from the judge's outputs (judge_outputs), for callers that use the features again."""
     per_digit = {str(d): float((preds[labels == d] == d).mean()) for d in sorted(set(labels.tolist()))}
-    fjd = frechet_distance(feature_stats(feats), (reference["mean"], reference["covariance"]))
+    fd = frechet_distance(feature_stats(feats), (reference["mean"], reference["covariance"]))
     precision, recall = precision_recall(reference["features"], feats, radii_real=reference["radii"])
     return {"judge_accuracy": float((preds == labels).mean()), "per_digit_accuracy": per_digit,
-            "fjd": fjd, "fjd_over_floor": fjd / floor, "precision": precision, "recall": recall}
+            "fd_judge": fd, "fd_judge_over_floor": fd / floor, "precision": precision, "recall": recall}

@@ -85,6 +85,9 @@ class ClassifyParams:
 @dataclass(frozen=True)
 class GaussiansParams:
     density: Literal["auto", "diag", "full", "gmm", "vmf"]  # the names of densities.DENSITIES, and auto
+    # what auto minimises or maximises: a key of every density's figures in gaussians.json
+    auto_by: Literal["val_fd_judge", "val_log_likelihood"]
+    copying_threshold: float = field(metadata=_range(0))  # nn_distance_ratio below it: copies (0: never)
     components: list[int] = field(metadata=NON_EMPTY)  # gmm: the mixture sizes tried per digit
     samples_per_digit: int = field(metadata=_range(1))
 

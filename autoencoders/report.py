@@ -24,11 +24,12 @@ HEADLINE = {  # figure -> (file, key path) inside reports/variants/V/
     "probe_accuracy": (layout.CLASSIFY, "probe.accuracy"),
     "knn_accuracy": (layout.KNN, "accuracy"),
     "generated_judge_accuracy": (layout.GAUSSIANS, "generated.judge_accuracy"),
-    "generated_fjd": (layout.GAUSSIANS, "generated.fjd"),
+    "generated_fd_judge": (layout.GAUSSIANS, "generated.fd_judge"),
+    "generated_nn_distance_ratio": (layout.GAUSSIANS, "generated.nn_distance_ratio"),  # copying: below 1
 }
 JUDGE_HEADLINES = {  # the figures that belong to no variant -> key in reports/judge/metrics.json
     "judge.test_accuracy": "test_accuracy",
-    "judge.fjd_floor": "fjd_floor",  # real training images against real test: what generated sets aim at
+    "judge.fd_judge_floor": "fd_judge_floor",  # real training images against real test: what generated sets aim at
 }
 
 DETAILS = {  # further columns of the comparison table
@@ -47,7 +48,8 @@ LABELS = {  # column -> its heading in the Markdown and HTML tables, in this ord
     "test_sq_error_per_image": "test sq. error / image", "ratio_to_pca": "ratio to PCA",
     "test_mse_per_pixel": "test MSE / pixel", "head_accuracy": "head acc.", "probe_accuracy": "probe acc.",
     "knn_accuracy": "kNN acc.", "cluster_accuracy": "k-means acc.", "density": "density",
-    "generated_judge_accuracy": "generated judge acc.", "generated_fjd": "generated FJD",
+    "generated_judge_accuracy": "generated judge acc.", "generated_fd_judge": "generated fd_judge",
+    "generated_nn_distance_ratio": "generated NN distance ratio",
     "reconstructed_judge_accuracy": "reconstructed judge acc.",
 }
 COLLAPSED_MARK = " ⚠"
@@ -81,20 +83,24 @@ def headline_metrics(table: pd.DataFrame, judge: dict) -> dict[str, float]:
     return {**out, **{key: float(judge[field]) for key, field in JUDGE_HEADLINES.items()}}
 
 
-DENSITY_FIGURES = {"val_log_likelihood": "val log-lik. / code", "judge_accuracy": "judge acc.", "fjd": "FJD",
-                   "fjd_over_floor": "FJD / floor", "precision": "precision", "recall": "recall"}
+DENSITY_FIGURES = {"val_log_likelihood": "val log-lik. / code", "val_fd_judge": "val fd_judge",
+                   "fd_judge": "test fd_judge", "fd_judge_over_floor": "test fd_judge / floor",
+                   "judge_accuracy": "judge acc.", "precision": "precision", "recall": "recall",
+                   "nn_distance_ratio": "NN distance ratio", "meehan_ct": "Meehan C_T"}
+COPIES_MARK = " (copies)"
 
 
 def density_table(variants_dir: str | Path, variants: list[str], judge: dict) -> pd.DataFrame:
     """variant x density: how each density's samples score, the chosen one marked, real images first."""
-    rows = [{"variant": "real training images", "density": "-", DENSITY_FIGURES["fjd"]: judge["fjd_floor"],
-             DENSITY_FIGURES["fjd_over_floor"]: 1.0, DENSITY_FIGURES["precision"]: judge["floor_precision"],
+    rows = [{"variant": "real training images", "density": "-", DENSITY_FIGURES["fd_judge"]: judge["fd_judge_floor"],
+             DENSITY_FIGURES["fd_judge_over_floor"]: 1.0, DENSITY_FIGURES["precision"]: judge["floor_precision"],
              DENSITY_FIGURES["recall"]: judge["floor_recall"]}]
     for name in variants:
         figures = json.loads((Path(variants_dir) / name / layout.GAUSSIANS).read_text())
         for density, scores in figures["densities"].items():
-            chosen = " (chosen)" if density == figures["density"] else ""
-            rows.append({"variant": name, "density": density + chosen,
+            marks = [f" ({rule})" for rule, pick in figures["auto_picks"].items() if pick == density]
+            marks += [" (chosen)"] * (density == figures["density"]) + [COPIES_MARK] * scores["copies"]
+            rows.append({"variant": name, "density": density + "".join(marks),
                          **{label: scores[key] for key, label in DENSITY_FIGURES.items()}})
     return pd.DataFrame(rows).set_index("variant")
 
@@ -162,13 +168,19 @@ def notes(table: pd.DataFrame, spread_seeds: int | None) -> list[str]:
 INTRO = ("All figures on the official 10k test set. Squared error per image is summed over the 784 pixels "
          "in [0, 1] (the 2006 paper's metric); accuracies of the classifiers on frozen codes were chosen on "
          "validation; generated digits are scored by an independent CNN judge (test accuracy {judge:.4f}). "
-         "FJD is the Frechet distance in the judge's feature space, not comparable to Inception FID.")
+         "fd_judge is the Frechet distance in the judge's feature space, not comparable to Inception FID "
+         "(called FJD until v0.3; renamed as FJD is the Frechet Joint Distance of DeVries et al. 2019).")
 
 
 GENERATION_INTRO = ("Each variant fits a density per digit to its training codes and decodes samples of it. "
-                    "`auto` chooses the density with the best validation log-likelihood (on the sphere, among "
-                    "densities on the sphere). The floor is real training images against the real test images, "
-                    "as many as a generated set holds: a perfect generator's FJD. Precision: the share of samples "
+                    "`auto` chooses by `gaussians.auto_by` on validation data only, among the densities that do not "
+                    "copy: val_fd_judge (decoded samples against the real validation images, the default) or "
+                    "val_log_likelihood (on the sphere, among densities on the sphere); the density column names "
+                    "what each rule picks. NN distance ratio: the median distance from a sample to its nearest "
+                    "training code over the same for real validation codes; below `gaussians.copying_threshold` "
+                    "a density copies its training codes (marked; never auto's). Meehan C_T: Meehan et al. 2020's "
+                    "three-sample statistic, far below 0 for copying. The floor is real training images against the real test images, "
+                    "as many as a generated set holds: a perfect generator's fd_judge. Precision: the share of samples "
                     "inside the real images' k-NN manifold (fidelity); recall: the share of real images inside "
                     "the samples' (diversity); Kynkaanniemi et al. 2019, k = 3, in the judge's feature space.")
 

@@ -3,8 +3,11 @@
 1. Embeddings: every image of train, val and test encoded (the VAE gives its mean).
 2. Reconstruction on the official test set, and the figures a user looks at.
 3. Generation: a density per digit on the train codes (diag, full, gmm; vmf on the unit sphere),
-   each scored on the validation codes; `gaussians.density` picks one (auto: the best validation
-   log-likelihood). Every density's decoded samples are judged against the real test images.
+   each scored on validation data: the log-likelihood of the validation codes, and fd_judge of its
+   decoded samples against the real validation images; and checked for copying its training codes
+   (autoencoders/copying.py). `gaussians.density` picks one (auto: the best by `gaussians.auto_by`
+   among those that do not copy). Every density's decoded samples are judged against the real test
+   images, the final figures, which no choice looks at.
 
 Reads: the checkpoint, SPLIT/*.npz, the training history, the judge, its reference (features of the
 real test images) and the real-image floor; params seed, gaussians.
@@ -13,8 +16,9 @@ metrics JSON (MSE and BCE per pixel, squared error per image: the 2006 paper's m
 training image's, and whether the model collapsed to it) and FIGURES/*.png (reconstructions,
 interpolations, latent map, code histograms, loss curves, and for 2-D or spherical latents the encoder
 map beside a decoder grid); the chosen density's parameters (npz), a generation metrics JSON (per
-density: validation log-likelihood, judge accuracy overall and per digit, FJD, FJD / floor, precision
-and recall; the chosen density's figures again under `generated`; decoded real test codes under
+density: validation log-likelihood and fd_judge, nn_distance_ratio, meehan_ct and whether it copies,
+judge accuracy overall and per digit, fd_judge and fd_judge / floor on test, precision and recall;
+what each auto rule picks; the chosen density's figures again under `generated`; decoded real test codes under
 `reconstructed`, the ceiling) and a PNG of samples, the notebook's diag beside the chosen density.
 """
 import argparse
@@ -25,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from autoencoders import checkpoints, data, densities, io, judge, latent, layout, models, params, plots
+from autoencoders import checkpoints, copying, data, densities, io, judge, latent, layout, models, params, plots
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 
@@ -96,21 +100,30 @@ def generation(name: str, model, emb: dict, referee, reference: dict, floor: flo
     for density in tqdm(names, desc=f"fit densities ({name})", leave=False):
         fitted[density], scores[density] = densities.fit_per_digit(density, emb["train"], emb["val"],
                                                                    cfg.components, seed)
-    chosen = densities.choose(scores, sphere) if cfg.density == "auto" else cfg.density
-
+    val_stats = (reference["val_mean"], reference["val_covariance"])
+    val_distances = copying.validation_distances(emb["train"], emb["val"])
     digits = sorted(set(emb["train"][1].tolist()))
     per_density, shown = {}, {}
     columns = min(10, cfg.samples_per_digit)
     for density in tqdm(names, desc=f"judge samples ({name})", leave=False):
         codes, labels = densities.sample_per_digit(fitted[density], cfg.samples_per_digit, seed)
         images = model.decode_codes(codes)  # Gaussian samples go back onto the sphere for the S2 variant
-        per_density[density] = {"val_log_likelihood": scores[density],
-                                **judge.judged(referee, images, labels, reference, floor)}
+        preds, feats = judge.judge_outputs(referee, images)
+        checks = copying.copying(codes, labels, emb["train"], val_distances)
+        per_density[density] = {
+            "val_log_likelihood": scores[density],
+            "val_fd_judge": judge.frechet_distance(judge.feature_stats(feats), val_stats),
+            **checks, "copies": checks["nn_distance_ratio"] < cfg.copying_threshold,
+            **judge.scores(preds, feats, labels, reference, floor)}
         if density == "gmm":
             per_density[density]["components"] = {str(d): f.components for d, f in fitted[density].items()}
+            per_density[density]["covariances"] = {str(d): f.kind for d, f in fitted[density].items()}
         shown[density] = images.view(len(digits), -1, 28, 28)[:, :columns].reshape(-1, 28, 28).numpy()
+    picks = {rule: densities.choose(per_density, rule, sphere) for rule in densities.AUTO_RULES}
+    chosen = picks[cfg.auto_by] if cfg.density == "auto" else cfg.density
     test_codes, test_labels = emb["test"]
-    metrics = {"density": chosen, "chosen_by": "validation log-likelihood" if cfg.density == "auto" else "params",
+    metrics = {"density": chosen, "chosen_by": cfg.auto_by if cfg.density == "auto" else "params",
+               "auto_picks": picks, "copying_threshold": cfg.copying_threshold,
                "generated": {"density": chosen, **per_density[chosen]}, "densities": per_density,
                "reconstructed": judge.judged(referee, model.decode_codes(test_codes), test_labels, reference, floor)}
     arrays = {f"{d}.{key}": value for d, density in fitted[chosen].items() for key, value in density.parameters().items()}
@@ -158,7 +171,7 @@ def main() -> None:
     out = analyze(args.variant, models.load_checkpoint(args.model),
                   {s: data.load_npz(layout.split_file(args.split, s)) for s in layout.SPLITS},
                   io.read_history(args.history), checkpoints.load(args.judge, judge.JUDGES),
-                  data.load_npz(args.reference), io.read_json(args.floor)["fjd_floor"], p.gaussians, p.seed)
+                  data.load_npz(args.reference), io.read_json(args.floor)["fd_judge_floor"], p.gaussians, p.seed)
 
     with io.atomic_path(args.embeddings) as tmp:
         out["embeddings"].to_parquet(tmp, index=False)
@@ -174,9 +187,11 @@ def main() -> None:
     print(f"{args.variant}: test squared error per image {recon['sq_error_per_image']:.3f}, "
           f"MSE per pixel {recon['mse_per_pixel']:.5f}")
     for density, m in gen["densities"].items():
-        print(f"{density:>4}: val log-lik {m['val_log_likelihood']:10.2f}, judge accuracy {m['judge_accuracy']:.3f}, "
-              f"FJD {m['fjd']:.2f} ({m['fjd_over_floor']:.1f}x floor), precision {m['precision']:.3f}, "
-              f"recall {m['recall']:.3f}" + ("  <- chosen" if density == gen["density"] else ""))
+        print(f"{density:>4}: val log-lik {m['val_log_likelihood']:10.2f}, val fd_judge {m['val_fd_judge']:.2f}, "
+              f"test fd_judge {m['fd_judge']:.2f} ({m['fd_judge_over_floor']:.1f}x floor), judge accuracy "
+              f"{m['judge_accuracy']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+              f"nn distance ratio {m['nn_distance_ratio']:.2f}" + ("  COPIES" if m["copies"] else "")
+              + ("  <- chosen" if density == gen["density"] else ""))
     if out["warning"]:
         print(out["warning"], file=sys.stderr)
 

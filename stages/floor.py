@@ -1,11 +1,11 @@
 """floor: what a perfect generator scores. Real training images, as many as a generated set holds,
-judged against the real test images: FJD, precision and recall.
+judged against the real test images: fd_judge, precision and recall.
 
 A stage apart from judge so that `gaussians.samples_per_digit` re-runs this alone, not the judge's
-training. The FJD is biased by sample size, so the floor is measured at the generated sets' size.
+training. fd_judge is biased by sample size, so the floor is measured at the generated sets' size.
 
 Reads: SPLIT/train.npz, the judge and its reference; params seed, gaussians.samples_per_digit.
-Writes: a JSON of fjd_floor, floor_precision, floor_recall.
+Writes: a JSON of fd_judge_floor, floor_precision, floor_recall.
 """
 import argparse
 from pathlib import Path
@@ -22,8 +22,8 @@ def real_floor(referee, images: torch.Tensor, reference: dict, per_digit: int, d
     pick = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False)))
     features = judge.judge_outputs(referee, images[pick])[1]
     precision, recall = judge.precision_recall(reference["features"], features, radii_real=reference["radii"])
-    fjd = judge.frechet_distance(judge.feature_stats(features), (reference["mean"], reference["covariance"]))
-    return {"fjd_floor": fjd, "floor_precision": precision, "floor_recall": recall}
+    fd = judge.frechet_distance(judge.feature_stats(features), (reference["mean"], reference["covariance"]))
+    return {"fd_judge_floor": fd, "floor_precision": precision, "floor_recall": recall}
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
     floor = real_floor(referee, images, data.load_npz(args.reference), p.gaussians.samples_per_digit,
                        len(torch.unique(labels)), p.seed)
     io.write_json(args.out, floor)
-    print(f"real floor: FJD {floor['fjd_floor']:.3f}, precision {floor['floor_precision']:.3f}, "
+    print(f"real floor: fd_judge {floor['fd_judge_floor']:.3f}, precision {floor['floor_precision']:.3f}, "
           f"recall {floor['floor_recall']:.3f}")
 
 

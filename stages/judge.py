@@ -3,7 +3,8 @@
 Reads: SPLIT/{train,val,test}.npz; params seed, judge, train.device.
 Writes: the checkpoint; the reference every generated set is measured against (its features of the
 real test images, their mean and covariance, and each one's distance to its 3rd nearest neighbour,
-the radius of precision and recall); and a metrics JSON with its validation and official-test
+the radius of precision and recall; and the mean and covariance of the real validation images'
+features, which `auto` compares densities with, so that the test images serve the final figures alone); and a metrics JSON with its validation and official-test
 accuracy. The floor stage scores real images against the reference.
 """
 import argparse
@@ -38,10 +39,11 @@ def main() -> None:
                 for name, (x, y) in (("val", val), ("test", test))}
     features = judge.judge_outputs(model, test[0])[1]
     mean, cov = judge.feature_stats(features)
+    val_mean, val_cov = judge.feature_stats(judge.judge_outputs(model, val[0])[1])
     radii = judge.knn_radii(torch.from_numpy(features).float(), judge.MANIFOLD_K).numpy()
     checkpoints.save(model, args.model)
     data.save_npz(args.reference, {"features": features.astype(np.float32), "mean": mean, "covariance": cov,
-                                   "radii": radii})
+                                   "radii": radii, "val_mean": val_mean, "val_covariance": val_cov})
     io.write_json(args.metrics, {"val_accuracy": accuracy["val"], "test_accuracy": accuracy["test"]})
     print(f"judge: val accuracy {accuracy['val']:.4f}, test accuracy {accuracy['test']:.4f}")
 

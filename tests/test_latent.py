@@ -106,7 +106,8 @@ def test_the_full_covariance_wins_on_validation_when_dimensions_correlate():
     scores = {n: densities.fit_per_digit(n, (codes, labels), (val, val_labels), [1, 2], 0)[1]
               for n in densities.applicable(sphere=False)}
     assert scores["full"] > scores["diag"] + 0.5
-    assert densities.choose(scores, sphere=False) in ("full", "gmm")
+    figures = {n: {"val_log_likelihood": v, "copies": False} for n, v in scores.items()}
+    assert densities.choose(figures, "val_log_likelihood", sphere=False) in ("full", "gmm")
 
 
 def test_gmm_picks_two_components_for_two_clusters():
@@ -132,7 +133,10 @@ def test_von_mises_fisher_samples_have_unit_norm_and_the_fitted_direction():
     uniform /= np.linalg.norm(uniform, axis=1, keepdims=True)
     mass = np.exp(fitted[1].log_likelihood(uniform)).mean() * 4 * np.pi
     assert mass == pytest.approx(1.0, abs=0.03)
-    assert densities.choose({"diag": val_ll + 100, "vmf": val_ll}, sphere=True) == "vmf"  # same measure only
+    figures = {"diag": {"val_log_likelihood": val_ll + 100, "val_fd_judge": 1.0, "copies": False},
+               "vmf": {"val_log_likelihood": val_ll, "val_fd_judge": 2.0, "copies": False}}
+    assert densities.choose(figures, "val_log_likelihood", sphere=True) == "vmf"  # same measure only
+    assert densities.choose(figures, "val_fd_judge", sphere=True) == "diag"  # images compare across measures
 
 
 def test_a_density_on_the_sphere_for_codes_off_it_is_an_error_naming_the_key():
@@ -249,14 +253,14 @@ def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
                           "test_sq_error_unclipped": [52.9, 21.0], "cluster_accuracy": [0.2, 0.6],
                           "density": ["diag", "gmm"]},
                          index=pd.Index(["mlp", "pca"], name="variant"))
-    judge_metrics = {"test_accuracy": 0.99, "fjd_floor": 2.5}
+    judge_metrics = {"test_accuracy": 0.99, "fd_judge_floor": 2.5}
     densities_table = pd.DataFrame({"density": ["-"]}, index=pd.Index(["real training images"], name="variant"))
     markdown = report.summary_markdown(table, judge_metrics, densities_table,
                                        {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
     assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
     assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
     headline = report.headline_metrics(table, judge_metrics)
-    assert headline["pca.test_sq_error_per_image"] == 20.0 and headline["judge.fjd_floor"] == 2.5
+    assert headline["pca.test_sq_error_per_image"] == 20.0 and headline["judge.fd_judge_floor"] == 2.5
 
 
 def test_paper_comparison_sets_like_beside_like():

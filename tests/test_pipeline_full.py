@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import mlflow
 import pytest
 import yaml
@@ -81,7 +82,7 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
 
     # latent-space stages; the judge's floor: real training images against real test images
     floor = json.loads((project / "reports" / "judge" / "floor.json").read_text())
-    assert floor["fjd_floor"] > 0 and 0 < floor["floor_precision"] <= 1
+    assert floor["fd_judge_floor"] > 0 and 0 < floor["floor_precision"] <= 1
     test_labels = data.load_npz(project / "data" / "split" / "test.npz")["labels"]
     knn_grid = yaml.safe_load((project / "params.yaml").read_text())["classify"]["knn_k"]
     for name in SMALL_SET:
@@ -98,13 +99,17 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
         gaussians = json.loads((folder / "gaussians.json").read_text())
         tried = {"diag", "full", "gmm", "vmf"} if name == "sphere" else {"diag", "full", "gmm"}
         assert set(gaussians["densities"]) == tried and gaussians["density"] in tried
-        assert gaussians["density"] == ("vmf" if name == "sphere" else  # auto: the best val log-likelihood
-                                        max(tried, key=lambda d: gaussians["densities"][d]["val_log_likelihood"]))
+        honest = [d for d, scores in gaussians["densities"].items() if not scores["copies"]] or list(tried)
+        assert gaussians["density"] == gaussians["auto_picks"]["val_fd_judge"] == (  # auto: the best val fd_judge
+            min(honest, key=lambda d: gaussians["densities"][d]["val_fd_judge"]))
+        assert gaussians["auto_picks"]["val_log_likelihood"] in tried
         assert gaussians["generated"] == {"density": gaussians["density"], **gaussians["densities"][gaussians["density"]]}
         for scores in gaussians["densities"].values():
-            assert 0 <= scores["judge_accuracy"] <= 1 and scores["fjd"] >= 0
-            assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
-            assert scores["fjd_over_floor"] == pytest.approx(scores["fjd"] / floor["fjd_floor"])
+            assert 0 <= scores["judge_accuracy"] <= 1 and scores["fd_judge"] >= 0
+            assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1 and scores["val_fd_judge"] >= 0
+            assert scores["copies"] == (scores["nn_distance_ratio"] < gaussians["copying_threshold"])
+            assert scores["nn_distance_ratio"] > 0 and np.isfinite(scores["meehan_ct"])
+            assert scores["fd_judge_over_floor"] == pytest.approx(scores["fd_judge"] / floor["fd_judge_floor"])
         assert (folder / "generated.png").read_bytes()[:4] == b"\x89PNG"
         figures = {p.stem for p in (folder / "figures").glob("*.png")}
         assert {"reconstructions", "interpolations", "latent_map", "code_histograms", "loss_curves"} <= figures
@@ -142,7 +147,7 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
         tags, metrics, params = child.data.tags, child.data.metrics, child.data.params
         assert {"git_commit", "dvc_exp_name", "baseline_rev", "variant"} <= set(tags)
         assert {"evaluate.sq_error_per_image", "classify.probe.accuracy", "knn.accuracy",
-                "gaussians.generated.fjd"} <= set(metrics)
+                "gaussians.generated.fd_judge"} <= set(metrics)
         assert params["arch.latent_dim"] in {"100", "3"} and "train.lr" in params
         assert {a.path for a in client.list_artifacts(child.info.run_id, "figures")} >= {"figures/latent_map.png"}
         assert child.inputs.dataset_inputs[0].dataset.name == "mnist-train-split"
