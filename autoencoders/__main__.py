@@ -3,6 +3,8 @@
   python -m autoencoders decode VARIANT --z 2,-4 -o out.png   decode one latent point to a PNG
   python -m autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
   python -m autoencoders ui [--port 5000]                      MLflow's UI on this project's store
+
+The team stack's servers start from the operations package: python -m ops team up.
 """
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import UserError
 
-class UsageError(ValueError):
+
+class UsageError(UserError, ValueError):
     """A command-line argument names something that does not exist or does not fit."""
 
 
@@ -113,25 +117,6 @@ def ui(args) -> None:
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
 
 
-def team(args) -> None:
-    from . import team as stack
-
-    root = Path.cwd()
-    try:
-        if args.action == "down":
-            stack.down(root)
-            print("team stack stopped (PostgreSQL's data stays in .team/postgres)")
-            return
-        state = stack.up(root)
-    except stack.TeamError as err:
-        raise UsageError(str(err)) from None
-    print(f"PostgreSQL on {stack.HOST}:{state['postgres']['port']} (MLflow's backend store), object store "
-          f"http://{stack.HOST}:{state['s3']['port']} (bucket {stack.BUCKET}), MLflow server "
-          f"http://{stack.HOST}:{state['mlflow']['port']}; DVC remote '{stack.DVC_REMOTE}' in .dvc/config.local")
-    print("# run these in your shell:")
-    print("\n".join(stack.exports(state)))
-
-
 def parser() -> argparse.ArgumentParser:
     from .report import HEADLINE
 
@@ -168,20 +153,15 @@ def parser() -> argparse.ArgumentParser:
                      help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
     mlf.set_defaults(run=ui)
 
-    tm = commands.add_parser("team", help="start or stop the local team stack: PostgreSQL, an S3 store, an MLflow server")
-    tm.add_argument("action", choices=["up", "down"])
-    tm.set_defaults(run=team)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .compare import CompareError
-
     try:
         args.run(args)
-    except (UsageError, CompareError) as err:
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+    except UserError as err:  # a bad argument, param, file or server: one line; a bug keeps its traceback
+        print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
 

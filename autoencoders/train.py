@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .errors import UserError
 from .params import ParamsError, TrainParams
 
 # Flush denormal floats to zero. Adam's moments for weights whose gradient is exactly zero (dead
@@ -20,7 +21,7 @@ from .params import ParamsError, TrainParams
 torch.set_flush_denormal(True)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from autoencoders import checkpoints, copying, data, densities, io, judge, latent, layout, models, params, plots
+from autoencoders import checkpoints, copying, data, densities, errors, io, judge, latent, layout, models, params, plots
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 
@@ -197,4 +197,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -12,21 +12,17 @@ training codes of every val and test code, closest first, and the codes' own lab
 import argparse
 from pathlib import Path
 
-from autoencoders import data, io, latent, params, scoring
+from autoencoders import data, errors, io, latent, params, scoring
 
 
 def classify(emb: dict, cfg: params.ClassifyParams, seed: int) -> tuple[dict, dict]:
     """Returns (metrics per classifier, test predictions per classifier)."""
     train, val, (z_test, y_test) = emb["train"], emb["val"], emb["test"]
-    fitted = {
-        "head": latent.fit_head(train, val, cfg.head_hidden, cfg.head_epochs, cfg.head_batch_size, cfg.head_lr, seed),
-        "probe": latent.fit_probe(train, val, cfg.probe_c, seed),
-    }
-    chosen_name = {"head": "epoch", "probe": "C"}
     metrics, predictions = {}, {}
-    for name, (predict, chosen) in fitted.items():
+    for name, (fit, setting) in latent.CLASSIFIERS.items():
+        predict, chosen = fit(train, val, cfg, seed)
         predictions[name] = predict(z_test)  # the only time test codes are used
-        metrics[name] = {**scoring.classification_metrics(predictions[name], y_test), chosen_name[name]: chosen}
+        metrics[name] = {**scoring.classification_metrics(predictions[name], y_test), setting: chosen}
     metrics["kmeans"] = latent.cluster_probe(z_test, y_test, cfg.kmeans_restarts, seed)
     return metrics, predictions
 
@@ -60,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

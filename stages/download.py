@@ -4,7 +4,7 @@ Reads params: data.source. Writes: OUT/MNIST/raw/*-ubyte (the layout torchvision
 """
 import argparse
 
-from autoencoders import data, params
+from autoencoders import data, errors, params
 
 
 def main() -> None:
@@ -18,4 +18,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

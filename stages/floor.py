@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoencoders import checkpoints, data, io, judge, layout, params
+from autoencoders import checkpoints, data, errors, io, judge, layout, params
 
 
 def real_floor(referee, images: torch.Tensor, reference: dict, per_digit: int, digits: int, seed: int) -> dict:
@@ -45,4 +45,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

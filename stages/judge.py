@@ -14,7 +14,7 @@ import numpy as np
 
 import torch
 
-from autoencoders import checkpoints, data, io, judge, layout, params
+from autoencoders import checkpoints, data, errors, io, judge, layout, params
 from autoencoders.train import fit, pick_device, seed_everything
 
 
@@ -49,4 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

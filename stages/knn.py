@@ -10,7 +10,7 @@ test confusion CSV (actual, predicted).
 """
 import argparse
 
-from autoencoders import data, io, params, scoring
+from autoencoders import data, errors, io, params, scoring
 
 
 def main() -> None:
@@ -33,4 +33,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

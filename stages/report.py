@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import io, layout, params, plots, report
+from autoencoders import errors, io, layout, params, plots, report
 
 
 def main() -> None:
@@ -47,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -4,7 +4,7 @@ Reads: the raw IDX folder; params data.val_size, data.digits, seed. Writes: OUT/
 """
 import argparse
 
-from autoencoders import data, io, layout, params
+from autoencoders import data, errors, io, layout, params
 
 
 def main() -> None:
@@ -22,4 +22,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

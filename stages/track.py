@@ -9,7 +9,7 @@ earlier state logged already is linked to them, not logged again.
 import argparse
 from pathlib import Path
 
-from autoencoders import io, params, publish, report, tracking
+from autoencoders import errors, io, params, publish, report, tracking
 
 
 def main() -> None:
@@ -31,4 +31,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from autoencoders import data, io, layout, models, params, tracking
+from autoencoders import data, errors, io, layout, models, params, tracking
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 from autoencoders.train import fit, pick_device, seed_everything
 
@@ -68,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

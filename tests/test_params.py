@@ -27,11 +27,11 @@ def test_default_params_load_into_typed_objects():
 @pytest.mark.parametrize("path, value, message", [
     ("data.val_size", 70000, "data.val_size: must be < 60000, got 70000"),
     ("data.val_size", "ten", "data.val_size: must be int, got 'ten'"),
-    ("data.digits", [1, 12], "data.digits[1]: must be a digit 0-9, got 12"),
+    ("data.digits", [1, 12], "data.digits[1]: must be <= 9, got 12"),
     ("data.colour", "red", "data.colour: unknown key"),
     ("train.epochs", 0, "train.epochs: must be >= 1, got 0"),
     ("train.lr", 0, "train.lr: must be > 0, got 0"),
-    ("train.schedule", "linear", "train.schedule: must be one of 'constant', 'onecycle', 'cosine', got 'linear'"),
+    ("train.schedule", "linear", "train.schedule: must be one of 'constant', 'onecycle' or 'cosine', got 'linear'"),
     ("train.batch_size", True, "train.batch_size: must be int, got True"),
     ("variants.vae.epochs", -3, "variants.vae.epochs: must be >= 1, got -3"),
     ("variants.mlp.hiden", [10], "variants.mlp.hiden: unknown key"),
@@ -40,11 +40,11 @@ def test_default_params_load_into_typed_objects():
     ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
     ("classify.knn_k", [1, 60], "classify.knn_k[1]: must be <= classify.knn_neighbours (50), got 60"),
     ("classify.knn_neighbours", 0, "classify.knn_neighbours: must be >= 1, got 0"),
-    ("gaussians.density", "kde", "gaussians.density: must be one of 'auto', 'diag', 'full', 'gmm', 'vmf'"),
+    ("gaussians.density", "kde", "gaussians.density: must be one of 'auto', 'diag', 'full', 'gmm' or 'vmf'"),
     ("gaussians.components", [], "gaussians.components: must list at least 1 value, got []"),
     ("gaussians.components", [2, 0], "gaussians.components[1]: must be >= 1, got 0"),
     ("gaussians.samples_per_digit", 4, "gaussians.samples_per_digit: must be >= the largest of gaussians.components (16), got 4"),
-    ("gaussians.auto_by", "fjd", "gaussians.auto_by: must be one of 'val_fd_judge', 'val_log_likelihood', got 'fjd'"),
+    ("gaussians.auto_by", "fjd", "gaussians.auto_by: must be one of 'val_fd_judge' or 'val_log_likelihood', got 'fjd'"),
     ("gaussians.copying_threshold", -0.5, "gaussians.copying_threshold: must be >= 0, got -0.5"),
     ("gaussians.copying_threshold", "high", "gaussians.copying_threshold: must be float, got 'high'"),
     ("seed", -1, "seed: must be >= 0, got -1"),
@@ -68,6 +68,35 @@ def test_bad_params_name_the_key(path, value, message):
     with pytest.raises(params.ParamsError) as err:
         params.parse(with_change(path, value), models.FAMILIES)
     assert str(err.value).startswith(message)
+
+
+def float_keys(node, path=""):
+    """The full key of every float in params.yaml, list items included (classify.probe_c[0])."""
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in float_keys(value, f"{path}.{key}" if path else key)]
+    if isinstance(node, list):
+        return [k for i, value in enumerate(node) for k in float_keys(value, f"{path}[{i}]")]
+    return [path] if isinstance(node, float) else []
+
+
+FLOAT_KEYS = float_keys(DEFAULTS)
+
+
+def test_every_kind_of_float_is_covered():
+    assert {"train.lr", "variants.vae.beta", "classify.probe_c[0]", "gaussians.copying_threshold"} <= set(FLOAT_KEYS)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("path", FLOAT_KEYS)
+def test_a_non_finite_float_names_its_key(path, bad):
+    raw = copy.deepcopy(DEFAULTS)
+    *parents, last = [int(k) if k.isdigit() else k for k in re.split(r"[.\[\]]+", path.rstrip("]"))]
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[last] = bad
+    with pytest.raises(params.ParamsError, match=rf"^{re.escape(path)}: must be a finite number, got {bad}$"):
+        params.parse(raw, models.FAMILIES)
 
 
 def test_without_the_registry_architectures_wait_for_the_stages_that_build_models():

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 
 from autoencoders import models
 from conftest import run, set_param

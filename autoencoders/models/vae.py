@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .base import Autoencoder, check_output_loss, check_positive, mlp
 
