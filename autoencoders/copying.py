@@ -20,17 +20,14 @@ import numpy as np
 import scipy.stats
 import torch
 
+from .neighbours import nearest
 
-def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """Euclidean distance from each query row to its nearest reference row.
 
-    In float64 through matrix products (|a|^2 + |b|^2 - 2ab): a copy's distance of 0 comes out
-    below 1e-7 of the codes' norm, far below any real neighbour's, and 1,000-d codes take seconds."""
-    ref = torch.from_numpy(np.asarray(reference, dtype=np.float64))
-    q = torch.from_numpy(np.asarray(queries, dtype=np.float64))
-    out = [torch.cdist(q[i:i + chunk], ref, compute_mode="use_mm_for_euclid_dist").min(1).values
-           for i in range(0, len(q), chunk)]
-    return torch.cat(out).numpy()
+def nearest_distances(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each query row to its nearest reference row, in float64 (see nearest)."""
+    distances, _ = nearest(torch.from_numpy(np.asarray(queries, dtype=np.float64)),
+                           torch.from_numpy(np.asarray(reference, dtype=np.float64)), 1)
+    return distances[:, 0].numpy()
 
 
 def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> float:

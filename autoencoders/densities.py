@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.special
+import scipy.stats
 from threadpoolctl import threadpool_limits
 
 from .params import ParamsError
@@ -19,6 +20,10 @@ MAX_KAPPA = 1e6  # a vMF fitted to one point (EM's start) would have infinite co
 REG = 1e-6  # added to every variance, as scikit-learn's reg_covar: codes with a constant unit stay finite
 FULL_CODES_PER_DIM = 5  # a mixture's components are full while each holds this many codes per dimension,
 FULL_MAX_DIM = 32  # and the codes have at most this many dimensions (see covariance_kind)
+# EM stops when the mean log-likelihood per code gains less than this. scikit-learn's default, 1e-3,
+# took 23.8 s on conv30's ten digits over every mixture size, 1e-2 9.9 s; validation log-likelihood
+# -107.17 against -107.28 at 16 components (one BLAS thread, the 2-core machine).
+EM_TOL = 1e-2
 
 
 class Gaussian:
@@ -87,7 +92,7 @@ class GMM:
         for k in self.candidates:
             kind = covariance_kind(len(z), z.shape[1], k)
             with threadpool_limits(1, "blas"):
-                model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, random_state=self.seed,
+                model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, tol=EM_TOL, random_state=self.seed,
                                         init_params="k-means++").fit(z)  # 2-4x faster than a k-means start
                 score = model.score(z if val is None else val.astype(np.float64))
             if best is None or score > best[0]:
@@ -114,8 +119,10 @@ class GMM:
 class VonMisesFisher:
     """von Mises-Fisher on the unit sphere S^(p-1): a mean direction and a concentration kappa.
 
-    kappa from Banerjee et al. (2005)'s approximation, samples by Wood (1994)'s rejection scheme;
-    every sample has unit norm, so no projection is needed before decoding.
+    Log-density and samples are SciPy's (scipy.stats.vonmises_fisher; every sample has unit norm, so
+    none needs projecting before decoding). The fit is ours: EM fits each component to weighted codes
+    (its responsibilities), which SciPy's fit does not take; kappa by Banerjee et al. (2005)'s
+    approximation of the maximum likelihood estimate.
     """
     def fit(self, codes: np.ndarray, weights: np.ndarray | None = None) -> "VonMisesFisher":
         """Maximum likelihood direction, approximate concentration; weights: EM's responsibilities."""
@@ -127,30 +134,17 @@ class VonMisesFisher:
         self.kappa = min(max(r * (self.p - r ** 2) / (1 - r ** 2), 1e-6), MAX_KAPPA)
         return self
 
+    @property
+    def scipy(self):
+        """SciPy's distribution at the current mu and kappa (EM's start sets kappa after fitting)."""
+        return scipy.stats.vonmises_fisher(self.mu, self.kappa)
+
     def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
         """Log-density against the sphere's surface measure."""
-        nu, k = self.p / 2 - 1, self.kappa
-        log_bessel = np.log(scipy.special.ive(nu, k)) + k  # ive is I_nu scaled by exp(-k): no overflow
-        log_norm = nu * np.log(k) - (self.p / 2) * np.log(2 * np.pi) - log_bessel
-        return log_norm + k * codes.astype(np.float64) @ self.mu
-
+        return self.scipy.logpdf(codes.astype(np.float64))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        p, k = self.p, self.kappa
-        b = (p - 1) / (2 * k + np.sqrt(4 * k ** 2 + (p - 1) ** 2))  # Wood's b, written to avoid cancellation
-        x0 = (1 - b) / (1 + b)
-        c = k * x0 + (p - 1) * np.log(1 - x0 ** 2)
-        w = np.empty(0)
-        while len(w) < n:  # accepts most proposals: a few rounds at most
-            beta = rng.beta((p - 1) / 2, (p - 1) / 2, size=n)
-            cand = (1 - (1 + b) * beta) / (1 - (1 - b) * beta)
-            keep = k * cand + (p - 1) * np.log(1 - x0 * cand) - c >= np.log(rng.uniform(size=n))
-            w = np.concatenate([w, cand[keep]])
-        w = w[:n, None]
-        v = rng.standard_normal((n, p))
-        v -= (v @ self.mu)[:, None] * self.mu  # a uniform direction orthogonal to mu
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        return w * self.mu + np.sqrt(np.clip(1 - w ** 2, 0, None)) * v
+        return self.scipy.rvs(n, random_state=rng).reshape(n, self.p)
 
 
 class VonMisesFisherMixture:

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .neighbours import nearest
+
 
 class JudgeCNN(nn.Module):
     def __init__(self, features: int = 128):
@@ -92,9 +94,7 @@ MANIFOLD_K = 3  # Kynkaanniemi et al.'s k for the k-nearest-neighbour manifolds
 
 def knn_radii(features: torch.Tensor, k: int, chunk: int = 2000) -> torch.Tensor:
     """Distance of each row to its k-th nearest other row: the radius of its ball in the manifold."""
-    radii = [torch.cdist(features[i:i + chunk], features).topk(k + 1, largest=False).values[:, k]
-             for i in range(0, len(features), chunk)]  # k + 1: each row is its own nearest
-    return torch.cat(radii)
+    return nearest(features, features, k + 1, chunk)[0][:, k]  # k + 1: each row is its own nearest
 
 
 def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = MANIFOLD_K,

@@ -12,6 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import layout
+from .neighbours import nearest
 from .scoring import accuracy
 
 
@@ -141,14 +142,17 @@ def fit_probe(train, val, grid: list[float], seed: int):
     return (lambda codes: linear(scale(codes)).argmax(1).detach().numpy()), best[1]
 
 
+CLASSIFIERS = {  # classify.<name>: fit(train, val, classify params, seed) -> (predict, the setting chosen on val)
+    "head": (lambda train, val, cfg, seed: fit_head(train, val, cfg.head_hidden, cfg.head_epochs, cfg.head_batch_size,
+                                                    cfg.head_lr, seed), "epoch"),
+    "probe": (lambda train, val, cfg, seed: fit_probe(train, val, cfg.probe_c, seed), "C"),
+}
+
+
 def nearest_labels(ref: torch.Tensor, labels: torch.Tensor, queries: torch.Tensor, k: int,
                    chunk: int = 1000) -> np.ndarray:
     """Labels of each query's k nearest reference codes, closest first: (N, k)."""
-    out = []
-    for start in range(0, len(queries), chunk):
-        dist = torch.cdist(queries[start:start + chunk], ref)
-        out.append(labels[dist.topk(k, largest=False).indices])
-    return torch.cat(out).numpy()
+    return labels[nearest(queries, ref, k, chunk)[1]].numpy()
 
 
 def find_neighbours(train, val, test, k: int) -> dict[str, np.ndarray]:

@@ -1,10 +1,12 @@
 """Embeddings, classifiers on codes, per-digit densities, clustering, interpolation, the Frechet judge distance, the decode command."""
+import typing
+
 import numpy as np
 import pytest
 import torch
 
 from autoencoders import __main__ as cli
-from autoencoders import data, densities, judge, latent, models, scoring
+from autoencoders import densities, judge, latent, models, params, scoring
 
 
 def separable_codes(n_per_digit: int, dim: int, seed: int, spread: float = 0.5):
@@ -32,15 +34,17 @@ def test_embeddings_frame_rows_follow_the_split_files(tmp_path):
     assert len(loaded["train"][0]) == 0
 
 
-@pytest.mark.parametrize("fit", [
-    lambda tr, va: latent.fit_head(tr, va, hidden=32, epochs=3, batch_size=25, lr=1e-2, seed=0),
-    lambda tr, va: latent.fit_probe(tr, va, grid=[0.1, 1.0], seed=0),
-], ids=["head", "probe"])
-def test_classifiers_beat_chance_on_separable_codes(fit):
+CLASSIFY = params.ClassifyParams(head_hidden=32, head_epochs=3, head_batch_size=25, head_lr=1e-2, probe_c=[0.1, 1.0],
+                                 knn_k=[1], knn_neighbours=1, kmeans_restarts=1)
+
+
+@pytest.mark.parametrize("name, choices", [("head", [1, 2, 3]), ("probe", CLASSIFY.probe_c)])
+def test_each_registered_classifier_beats_chance_with_a_setting_from_its_grid(name, choices):
     train, val, (z_test, y_test) = (separable_codes(40, 6, s) for s in (1, 2, 3))
-    predict, chosen = fit(train, val)
+    fit, _ = latent.CLASSIFIERS[name]
+    predict, chosen = fit(train, val, CLASSIFY, 0)
     metrics = scoring.classification_metrics(predict(z_test), y_test)
-    assert metrics["accuracy"] > 0.9 and chosen is not None
+    assert metrics["accuracy"] > 0.9 and chosen in choices
     assert set(metrics["per_digit"]) == {str(d) for d in range(10)}
 
 
@@ -274,3 +278,25 @@ def test_paper_comparison_sets_like_beside_like():
     assert rows == {"paper: autoencoder 784-1000-500-250-30": 3.00, "paper: PCA, 30 components": 13.87,
                     "ours: conv30": 2.95, "ours: pca30, output unclipped (as the paper)": 13.87,
                     "ours: pca30, clipped to [0, 1] (as every variant here)": 12.59}
+
+
+def test_classification_metrics_equal_scikit_learns():
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2000)
+    pred = np.where(rng.random(2000) < 0.7, labels, rng.integers(0, 10, 2000))
+    pred[pred == 3] = 4  # a digit never predicted: precision 0, as scikit-learn's zero_division=0
+    ours = scoring.classification_metrics(pred, labels)
+    precision, recall, f1, support = precision_recall_fscore_support(labels, pred, labels=range(10), zero_division=0)
+    for d in range(10):
+        row = ours["per_digit"][str(d)]
+        assert [row["precision"], row["recall"], row["f1"]] == pytest.approx([precision[d], recall[d], f1[d]], abs=1e-12)
+        assert row["support"] == support[d]
+    assert ours["accuracy"] == accuracy_score(labels, pred)
+    assert ours["macro_f1"] == pytest.approx(f1.mean(), abs=1e-12)
+
+
+def test_the_density_param_names_exactly_the_registered_densities():
+    density = typing.get_type_hints(params.GaussiansParams)["density"]
+    assert set(typing.get_args(density)) == {"auto", *densities.DENSITIES}

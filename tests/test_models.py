@@ -60,10 +60,15 @@ def test_sphere_codes_have_unit_norm(batch):
 
 def test_vae_encodes_to_its_mean_and_samples_in_loss(batch):
     model = build("vae", batch)
-    assert torch.equal(model.encode(batch), model.encode(batch))
-    torch.manual_seed(1)
-    _, parts = model.loss(batch)
+    mu, logvar = model.posterior(batch)
+    assert torch.equal(model.encode(batch), mu) and (logvar.exp() > 0).all()  # the code is the mean, no noise
+    losses = []
+    for seed in (1, 1, 2):
+        torch.manual_seed(seed)
+        loss, parts = model.loss(batch)
+        losses.append(float(loss))
     assert set(parts) == {"recon", "kl"} and parts["kl"] >= 0
+    assert losses[0] == losses[1] != losses[2]  # a reparameterised sample per call: the seed decides it
 
 
 def test_ksparse_keeps_k_units_in_training_and_alpha_k_when_encoding(batch):
