@@ -7,12 +7,15 @@ moves by chance, which is what any other difference has to beat.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import io
+from .errors import UserError
 from .report import HEADLINE, JUDGE_HEADLINES
 
 METRICS_FILE = "reports/metrics.json"
@@ -20,7 +23,7 @@ PARAMS_FILE = "params.yaml"
 SEED = "seed"
 
 
-class CompareError(ValueError):
+class CompareError(UserError, ValueError):
     """The experiments cannot be compared as asked; the message says why and what to do."""
 
 
@@ -62,18 +65,28 @@ def parse_exp_show(rows: list[dict]) -> list[Run]:
     return runs
 
 
+def dvc() -> str:
+    """The dvc beside the running interpreter (`.venv/bin/python -m autoencoders` works without the venv
+    on PATH), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dvc")
+    found = str(beside) if beside.is_file() else shutil.which("dvc")
+    if not found:
+        raise CompareError(f"dvc is neither beside {sys.executable} nor on PATH: install the project (make setup)")
+    return found
+
+
 def load_runs(repo: Path, all_commits: bool = False, rev: str | None = None) -> list[Run]:
     """The baseline (HEAD, or rev) and its experiments; with all_commits, those of every commit."""
-    cmd = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else ["--rev", rev] if rev else [])]
+    cmd = [dvc(), "exp", "show", "--json", *(["--all-commits"] if all_commits else ["--rev", rev] if rev else [])]
     result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
     if result.returncode != 0:
-        raise CompareError(f"`{' '.join(cmd)}` failed in {repo}: {result.stderr.strip()}")
+        raise CompareError(f"`dvc {' '.join(cmd[1:])}` failed in {repo}: {result.stderr.strip()}")
     return parse_exp_show(json.loads(result.stdout))
 
 
 def other_baselines(repo: Path, baseline: Run) -> dict[str, int]:
     """Commits other than the baseline's that have finished experiments: label -> how many."""
-    result = subprocess.run(["dvc", "exp", "list", "--all-commits"], cwd=repo, capture_output=True, text=True)
+    result = subprocess.run([dvc(), "exp", "list", "--all-commits"], cwd=repo, capture_output=True, text=True)
     counts, current = {}, None
     for line in result.stdout.splitlines():
         if line.endswith(":") and not line[0].isspace():  # a baseline: its branch name or short sha

@@ -3,37 +3,40 @@ and the queries `python -m autoencoders ui` makes of them. Only the track stage 
 run this module."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 from pathlib import Path
 
-from .tracking import EXPERIMENT, LIVE_EXPERIMENT, as_params, connect, store_lock, tags
+from .layout import TRAIN_TIME
+from .tracking import EXPERIMENT, LIVE_EXPERIMENT, as_params, connect, server_requests, store, store_lock, tags
 
 
 def experiment_ids() -> dict[str, str]:
     """Both experiments' ids (created, and tagged, if need be)."""
-    with store_lock():
-        return {name: connect(name) for name in (EXPERIMENT, LIVE_EXPERIMENT)}
+    with store_lock(), server_requests():
+        return {name: connect(name)[1] for name in (EXPERIMENT, LIVE_EXPERIMENT)}
 
 
 def variant_runs(variant: str, states: list[str] | None = None) -> dict[str, str]:
     """The child runs of one variant across logged pipeline states, newest first: run id -> state name
     (the DVC experiment it came from, or workspace), restricted to the named states if given."""
-    import mlflow
-
-    with store_lock():
-        runs = mlflow.MlflowClient().search_runs(
-            [connect(EXPERIMENT)], f"tags.role = 'variant' and tags.variant = '{variant}'", order_by=["start_time DESC"])
+    with store_lock(), server_requests():
+        client, experiment = connect(EXPERIMENT)
+        runs = client.search_runs([experiment], f"tags.role = 'variant' and tags.variant = '{variant}'",
+                                  order_by=["start_time DESC"])
     named = {r.info.run_id: r.data.tags.get("dvc_exp_name", "?") for r in runs}
     return {run_id: name for run_id, name in named.items() if not states or name in states}
 
 
 def state_digest(paths: list[Path]) -> str:
-    """A digest of every file under paths (names and bytes): equal digests, equal pipeline state."""
+    """A digest of every file under paths (names and bytes) but the timings: equal digests, equal
+    pipeline state. Timings belong to a run, not to the state's identity: re-computing the same
+    results (`dvc repro -f`) reaches the same state, however long it took."""
     digest = hashlib.sha256()
     for root in paths:
-        files = sorted(p for p in (root.rglob("*") if root.is_dir() else [root]) if p.is_file())
+        files = sorted(p for p in (root.rglob("*") if root.is_dir() else [root]) if p.is_file() and p.name != TRAIN_TIME)
         for f in files:
             digest.update(str(f.relative_to(root.parent)).encode())
             digest.update(hashlib.md5(f.read_bytes()).digest())
@@ -43,26 +46,45 @@ def state_digest(paths: list[Path]) -> str:
 def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
             report_files: list[Path], headline: dict[str, float]) -> str:
     """Log one pipeline state: a parent run with the comparison table and the headline metrics
-    (`<variant>.<figure>`, as in reports/metrics.json), one child per variant with all of its figures.
+    (reports/metrics.json's `<variant>.<figure>` as `<variant>/<figure>`), one child per variant with all of its figures.
 
     Idempotent: a state already logged completely is left as it is; a partial one (an interrupted
     earlier attempt) is deleted and logged again. Returns the parent run id.
     """
-    with store_lock():  # parallel queue workers take turns on a local SQLite store
-        return _publish(state, table, params_obj, variants_dir, models_dir, split_dir, report_files, headline)
+    with store_lock(), server_requests():  # parallel queue workers take turns on a local SQLite store
+        client, experiment = connect(EXPERIMENT)
+        with _fluent(store()[0]):
+            return _publish(client, experiment, state, table, params_obj, variants_dir, models_dir, split_dir,
+                            report_files, headline)
 
 
-def _publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
-             report_files: list[Path], headline: dict[str, float]) -> str:
+@contextlib.contextmanager
+def _fluent(uri: str):
+    """MLflow's fluent API (start_run, log_model, log_image: logging a model has no client form) pointed
+    at uri for the calls inside, and pointed back after, so nothing outside this module sees the change."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    saved = os.environ.get("MLFLOW_TRACKING_URI")  # MLflow sets and unsets it with its own setting
+    try:
+        with _use_tracking_uri(uri):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+def _publish(client, experiment: str, state: str, table, params_obj, variants_dir: Path, models_dir: Path,
+             split_dir: Path, report_files: list[Path], headline: dict[str, float]) -> str:
+
+
     import dataclasses
 
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     from . import layout
 
-    experiment = connect(EXPERIMENT)
-    client = MlflowClient()
     for run in client.search_runs([experiment], f"tags.pipeline_state = '{state}' and tags.role = 'pipeline'"):
         if run.data.tags.get("complete") == "true":
             print(f"MLflow already holds pipeline state {state}: run {run.info.run_id}")
@@ -79,7 +101,8 @@ def _publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path
         mlflow.log_params({**shared, **as_params({k: dataclasses.asdict(getattr(params_obj, k))
                                                 for k in ("classify", "gaussians", "judge")})})
         mlflow.log_table(table.reset_index(), "comparison.json")
-        mlflow.log_metrics(headline)
+        # `variant/figure`: MLflow's chart view gives each prefix before a slash a section of its own
+        mlflow.log_metrics({key.replace(".", "/", 1): value for key, value in headline.items()})
         for f in report_files:
             mlflow.log_artifact(str(f))
         for variant, v in params_obj.variants.items():
@@ -171,11 +194,12 @@ def _log_variant(folder: Path, checkpoint: Path, example) -> None:
     """
     import mlflow
     import torch
+    from PIL import Image
 
     from . import io, layout, models
 
     run = mlflow.active_run()
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
     digest = hashlib.md5(checkpoint.read_bytes()).hexdigest()
     earlier = client.search_runs([run.info.experiment_id], f"tags.checkpoint_md5 = '{digest}'", max_results=1)
     if earlier:
@@ -184,8 +208,9 @@ def _log_variant(folder: Path, checkpoint: Path, example) -> None:
         info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
                                         serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
         model_uri, model_id = info.model_uri, info.model_id
-    mlflow.log_artifacts(str(folder / layout.FIGURES), "figures")
-    mlflow.log_artifact(str(folder / layout.GENERATED), "figures")
+    for png in sorted((folder / layout.FIGURES).glob("*.png")) + [folder / layout.GENERATED]:
+        with Image.open(png) as image:  # an image card in the run's view, not only a file among artifacts
+            mlflow.log_image(image.convert("RGB"), key=png.stem, step=0)
     client.log_batch(run.info.run_id, metrics=_variant_metrics(folder, model_id))
     mlflow.set_tags({"density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
                      "model_uri": model_uri, "checkpoint_md5": digest, "complete": "true"})

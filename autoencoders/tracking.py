@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .errors import UserError
+
 EXPERIMENT = "autoencoders"  # one parent run per pipeline state, one child per variant
 LIVE_EXPERIMENT = "autoencoders-training"  # live per-epoch training curves
 # Marks an experiment as model training (not GenAI) for MLflow's UI and tools. MLflow 3.17.2's UI
@@ -26,7 +28,7 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 SERVER_REQUESTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingUnavailable(UserError, RuntimeError):
     """The MLflow tracking server cannot be reached."""
 
 
@@ -74,27 +76,41 @@ def check_reachable(uri: str, timeout: float = 5) -> None:
                                   "or unset MLFLOW_TRACKING_URI to use the local SQLite store") from None
 
 
-def connect(experiment: str) -> str:
-    """Point mlflow at the store (checking a server answers first); return the experiment's id.
-    The caller holds store_lock: the first connection creates the SQLite schema."""
-    import mlflow
+@contextlib.contextmanager
+def server_requests():
+    """MLflow's HTTP retry settings (SERVER_REQUESTS) for the calls made inside, restored after: MLflow
+    reads them from the environment at each request, and a process's environment is not ours to keep."""
+    saved = {key: os.environ.get(key) for key in SERVER_REQUESTS}
+    os.environ.update({key: saved[key] or value for key, value in SERVER_REQUESTS.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def connect(experiment: str):
+    """(a client of the store, the experiment's id), checking that a server answers first. The client
+    carries the URI: nothing sets MLflow's process-wide tracking URI. The caller holds store_lock (the
+    first connection creates the SQLite schema) and, against a server, server_requests."""
+    from mlflow import MlflowClient
 
     uri, artifacts = store()
     check_reachable(uri)
-    if uri.startswith(("http://", "https://")):
-        for key, value in SERVER_REQUESTS.items():
-            os.environ.setdefault(key, value)
-    mlflow.set_tracking_uri(uri)
-    found = mlflow.get_experiment_by_name(experiment)
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
     if found is None:
         try:
-            return mlflow.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
+            return client, client.create_experiment(experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND)
         except Exception:  # a server-side race: another client created it first
-            found = mlflow.get_experiment_by_name(experiment)
+            found = client.get_experiment_by_name(experiment)
     for key, value in EXPERIMENT_KIND.items():  # stores made before the tag existed get it too
         if found.tags.get(key) != value:
-            mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
-    return found.experiment_id
+            client.set_experiment_tag(found.experiment_id, key, value)
+    return client, found.experiment_id
 
 
 def _git(*args: str) -> str:
@@ -119,23 +135,28 @@ class LiveRun:
     """A run in LIVE_EXPERIMENT that shows a variant's loss per epoch while it trains."""
 
     def __init__(self, variant: str, run_params: dict):
-        import mlflow
+        from mlflow.entities import Param
 
-        self.mlflow = mlflow
-        with store_lock():
-            experiment = connect(LIVE_EXPERIMENT)
-            self.run = mlflow.start_run(experiment_id=experiment, run_name=f"train {variant}",
-                                        tags=tags(variant=variant, stage="train"))
-            mlflow.log_params(as_params(run_params))
+        with store_lock(), server_requests():
+            self.client, experiment = connect(LIVE_EXPERIMENT)
+            self.run_id = self.client.create_run(experiment, run_name=f"train {variant}",
+                                                 tags=tags(variant=variant, stage="train")).info.run_id
+            self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in as_params(run_params).items()])
 
     def log_epoch(self, row: dict) -> None:
-        with store_lock():
-            self.mlflow.log_metrics({"train_loss": row["train_loss"], "val_loss": row["val_loss"]}, step=row["epoch"])
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        with store_lock(), server_requests():
+            self.client.log_batch(self.run_id, metrics=[Metric(key, row[key], now, row["epoch"])
+                                                        for key in ("train_loss", "val_loss")])
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, err, tb):
-        with store_lock():
-            self.mlflow.end_run("FINISHED" if kind is None else "FAILED")
+        with store_lock(), server_requests():
+            self.client.set_terminated(self.run_id, "FINISHED" if kind is None else "FAILED")
         return False

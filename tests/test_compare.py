@@ -4,6 +4,8 @@ The grouping rules run on `dvc exp show --json`-shaped data; the end-to-end test
 experiments with `dvc exp run --queue` and `dvc queue start` (tests/test_robustness.py).
 """
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -119,5 +121,9 @@ def test_no_experiments_yet_names_what_to_run(finished_project):
     assert "dvc exp run" in result.stderr
     headline = json.loads((project / "reports" / "metrics.json").read_text())
     assert f"| mlp | test_sq_error_per_image | {headline['mlp.test_sq_error_per_image']:.4g} |" in result.stdout
+    # the venv's python finds the venv's dvc without the venv on PATH
+    bare = subprocess.run([sys.executable, "-m", "autoencoders", "compare", "--figures", "test_sq_error_per_image"],
+                          cwd=project, env={**os.environ, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert bare.returncode == 0 and bare.stdout == result.stdout, bare.stderr
     swept = run([sys.executable, "-m", "autoencoders", "compare", "--x", "seed"], project, check=False)
-    assert swept.returncode == 2 and "error: CompareError: a sweep needs experiments" in swept.stderr
+    assert swept.returncode == 2 and "error: a sweep needs experiments" in swept.stderr
