@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 
 # PostgreSQL, an S3-compatible store and an MLflow server on 127.0.0.1; prints the exports to run.
 team-up: setup
-	$(BIN)/python -m autoencoders team up
+	$(BIN)/python -m ops team up
 
 team-down:
-	$(BIN)/python -m autoencoders team down
+	$(BIN)/python -m ops team down
 
 repro: setup
 	dvc repro

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import make_project, run, run_queue, write_mnist_folder  # noqa: E402  (the tests' project builder)
 
-from autoencoders import team  # noqa: E402
+from ops import team  # noqa: E402
 from pipeline import cpu_model  # noqa: E402  (benchmarks/pipeline.py, beside this file)
 
 VARIANTS = ["mlp", "pca"]

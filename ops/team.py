@@ -2,7 +2,7 @@
 object store (moto), an MLflow server that proxies artifacts into it (clients need no S3 credentials),
 and a DVC remote on the same store.
 
-`python -m autoencoders team up` (make team-up) starts what is not running and prints the exports;
+`python -m ops team up` (make team-up) starts what is not running and prints the exports;
 `team down` (make team-down) stops every process it started. PostgreSQL's data and the logs live in
 .team/ under the project (ignored by git and DVC); the ports and process ids in .team/state.json.
 moto keeps its objects in memory: they are gone after `team down`, the database is not.
@@ -21,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from autoencoders.errors import UserError
+
 TEAM = ".team"  # under the project: PostgreSQL's data, the logs, state.json (ignored by git and DVC)
 BUCKET = "autoencoders"
 DATABASE = "mlflow"
@@ -30,7 +32,7 @@ DVC_REMOTE = "team"
 HOST = "127.0.0.1"
 
 
-class TeamError(RuntimeError):
+class TeamError(UserError, RuntimeError):
     """A piece of the stack is missing or did not come up."""
 
 

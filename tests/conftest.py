@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from autoencoders import data
+from ops.team import free_port, wait_http  # noqa: F401  (the tests' server helpers, from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: dvc and python for stage commands

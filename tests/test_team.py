@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autoencoders import team
+from ops import team
 from conftest import BIN, SMALL_SET, run, run_queue, set_param
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
