@@ -135,9 +135,15 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
 
     model_file.write_text(original)
     plots = project / "autoencoders" / "plots.py"
-    plots.write_text(plots.read_text() + "\n# an edit to a figure\n")
+    original = plots.read_text()
+    plots.write_text(original + "\n# an edit to a figure\n")
     changed = changed_stages(project)
     assert changed == {"report", *(f"analyze@{v}" for v in variants)}
+
+    plots.write_text(original)  # publishing to MLflow is track's alone: training runs tracking.py only
+    publish = project / "autoencoders" / "publish.py"
+    publish.write_text(publish.read_text() + "\n# an edit to publishing\n")
+    assert changed_stages(project) == {"track"}
 
 
 @pytest.mark.slow
@@ -153,8 +159,8 @@ def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project
     assert changed_stages(project) == set()
 
 
-# The README's table of what a change re-runs: one params change that stands for each row.
-README_ROWS = {
+# docs/pipeline.md's table of what a change re-runs: one params change that stands for each row.
+RERUN_ROWS = {
     "`variants.V.*`": [("variants.mlp.epochs", 3)],
     "`train.*` but `device`": [("train.lr", 0.002)],
     "`train.device`": [("train.device", "auto")],
@@ -170,8 +176,8 @@ README_ROWS = {
 
 
 def rerun_table() -> dict[str, list[str]]:
-    """The README table: a change -> the stage patterns it makes stale at once (middle column)."""
-    text = (ROOT / "README.md").read_text()
+    """docs/pipeline.md's table: a change -> the stage patterns it makes stale at once (middle column)."""
+    text = (ROOT / "docs" / "pipeline.md").read_text()
     section = text[text.index("| a change to | stale at once |"):]
     rows = {}
     for line in section.splitlines()[2:]:
@@ -196,17 +202,17 @@ def expand(patterns: list[str], changed_variant: str, variants: list[str]) -> se
     return out
 
 
-def test_the_readme_table_names_one_change_per_row():
-    assert set(rerun_table()) == set(README_ROWS)
+def test_the_rerun_table_names_one_change_per_row():
+    assert set(rerun_table()) == set(RERUN_ROWS)
 
 
 @pytest.mark.slow
-def test_the_readme_table_of_reruns_is_what_dvc_status_lists(finished_project):
+def test_the_table_of_reruns_is_what_dvc_status_lists(finished_project):
     project, params_file = finished_project, finished_project / "params.yaml"
     original = params_file.read_text()
     variants = list(yaml.safe_load(original)["variants"])
     for change, stale in rerun_table().items():
-        for key, value in README_ROWS[change]:
+        for key, value in RERUN_ROWS[change]:
             set_param(project, key, value)
             assert changed_stages(project) == expand(stale, "mlp", variants), (change, key)
             params_file.write_text(original)
