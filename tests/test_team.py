@@ -40,12 +40,12 @@ def team_project(reproduced):
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline results"], project)
     try:
-        shown = run([sys.executable, "-m", "autoencoders", "team", "up"], project, timeout=300).stdout
+        shown = run([sys.executable, "-m", "ops", "team", "up"], project, timeout=300).stdout
         exported = re.search(r"^export MLFLOW_TRACKING_URI=(http://127\.0\.0\.1:\d+)$", shown, re.M)
         assert exported, shown
         yield project, exported.group(1), team.read_state(project)
     finally:
-        run([sys.executable, "-m", "autoencoders", "team", "down"], project, check=False)
+        run([sys.executable, "-m", "ops", "team", "down"], project, check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -154,7 +154,7 @@ def test_faults_server_stopped_mid_pipeline_database_restarted_store_unreachable
     assert leftovers(project) == []
 
     # 2. Back up on the same address: the pipeline completes, and each state is logged once.
-    run([sys.executable, "-m", "autoencoders", "team", "up"], project, timeout=300)
+    run([sys.executable, "-m", "ops", "team", "up"], project, timeout=300)
     assert team.read_state(project)["mlflow"]["port"] == state["mlflow"]["port"]
     run(["dvc", "repro"], project, env)
     run(["dvc", "repro", "--force", "--single-item", "track"], project, env)  # the same state: not logged twice
@@ -173,5 +173,5 @@ def test_faults_server_stopped_mid_pipeline_database_restarted_store_unreachable
     assert f"127.0.0.1:{state['s3']['port']}" in pushed.stdout + pushed.stderr, pushed.stderr
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
     run(["dvc", "checkout"], project)  # every output is still in the local cache
-    run([sys.executable, "-m", "autoencoders", "team", "up"], project, timeout=300)
+    run([sys.executable, "-m", "ops", "team", "up"], project, timeout=300)
     run(["dvc", "push"], project, env)
