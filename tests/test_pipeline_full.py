@@ -13,8 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -81,7 +82,7 @@ def test_every_image_of_the_html_report_loads_in_chromium(finished_project, chro
 
 def image_keys(client, run_id: str) -> set[str]:
     """The keys of the images a run logged with mlflow.log_image (the image cards of its view)."""
-    return {Path(a.path).name.split("%")[0] for a in client.list_artifacts(run_id, "images")}
+    return {Path(a.path).name.split("+step+")[0] for a in client.list_artifacts(run_id, "images")}
 
 
 def runs(client, experiment: str, where: str = ""):
@@ -132,7 +133,11 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
         figures = {p.stem for p in (folder / "figures").glob("*.png")}
         assert {"reconstructions", "interpolations", "latent_map", "code_histograms", "loss_curves"} <= figures
     assert "encoder_decoder" in {p.stem for p in (project / "reports/variants/sphere/figures").glob("*.png")}
-    assert len((project / "data/embeddings/sphere.parquet").read_bytes()) > 0
+    embeddings = pd.read_parquet(project / "data/embeddings/sphere.parquet")  # a row per image of every split
+    sizes = {s: len(data.load_npz(project / "data" / "split" / f"{s}.npz")["labels"]) for s in ("train", "val", "test")}
+    assert embeddings.groupby("split").size().to_dict() == sizes
+    codes = embeddings[["z0", "z1", "z2"]].to_numpy()
+    assert np.allclose(np.linalg.norm(codes, axis=1), 1, atol=1e-4)  # the sphere variant's codes on S2
 
     # report: every linked image exists, the summary is a DVC metric
     page = (project / "reports" / "index.html").read_text()

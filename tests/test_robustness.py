@@ -22,12 +22,16 @@ def metrics_files(project: Path) -> dict[str, bytes]:
             if p.name != "train_time.json"}
 
 
-def test_repro_force_gives_byte_identical_metrics(finished_project):
+def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(finished_project):
     project = finished_project
     first = metrics_files(project)
     assert len(first) == 3 * 5 + 4  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, headline
     run(["dvc", "repro", "--force"], project)
     assert metrics_files(project) == first
+    # the same results, new timings: still one pipeline state, one parent run
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("autoencoders").experiment_id
+    assert len(client.search_runs([experiment], "tags.role = 'pipeline'")) == 1
 
 
 def test_sigint_during_training_leaves_no_finished_output(small_project):
