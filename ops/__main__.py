@@ -2,6 +2,9 @@
 
   python -m ops team up      start the local team stack (PostgreSQL, an S3 store, an MLflow server)
   python -m ops team down    stop every process `team up` started
+  python -m ops sweep --set "variants.mlp.latent_dim=8" --set "variants.mlp.latent_dim=32" --seeds 0 1 2
+                             one experiment per set and seed on a Dask cluster (--scheduler tcp://HOST:PORT,
+                             or a local one with --workers N), pulled back and compared
 """
 from __future__ import annotations
 
@@ -28,6 +31,46 @@ def team(args) -> None:
     print("\n".join(stack.exports(state)))
 
 
+def sweep(args) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from autoencoders.__main__ import main as autoencoders_cli
+
+    from . import sweep as fan
+
+    repo = Path.cwd()
+    origin, baseline = fan.baseline_on_origin(repo)
+    tasks = fan.plan(args.set, args.seeds, baseline, args.prefix)
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    client = fan.connect(args.scheduler, args.workers)  # fails here, naming the address, before any work
+    where = args.scheduler or f"a local cluster of {args.workers} worker(s) on 127.0.0.1"
+    print(f"{len(tasks)} experiment(s) of {baseline[:7]} from {origin} on {where}", file=sys.stderr)
+    try:
+        with tqdm(total=len(tasks), desc="sweep", unit="experiment") as bar:
+            outcomes = fan.submit(client, origin, baseline, tasks, tracking_uri,
+                                  progress=lambda name, outcome: bar.update())
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    overrides = {t.name: " ".join(t.overrides) for t in tasks}
+    finished = [name for name, outcome in outcomes.items() if isinstance(outcome, dict)]
+    for name in sorted(outcomes):
+        outcome = outcomes[name]
+        if isinstance(outcome, dict):
+            print(f"{name} ({overrides[name]}): {outcome['status']} in {outcome['seconds']:.0f} s on {outcome['worker']}",
+                  file=sys.stderr)
+        else:
+            print(f"{name} ({overrides[name]}) failed: {outcome}", file=sys.stderr)
+    fan.gather(repo, finished)
+    if finished:
+        autoencoders_cli(["compare", "--experiments", *sorted(finished)])
+    return 1 if len(finished) < len(tasks) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,17 +78,25 @@ def parser() -> argparse.ArgumentParser:
     tm = commands.add_parser("team", help="start or stop the local team stack")
     tm.add_argument("action", choices=["up", "down"])
     tm.set_defaults(run=team)
+
+    sw = commands.add_parser("sweep", help="experiments on a Dask cluster, gathered through the git remote")
+    sw.add_argument("--set", action="append", default=[], metavar="'KEY=VALUE ...'",
+                    help="one experiment's `dvc exp run -S` overrides, space-separated (repeat for more)")
+    sw.add_argument("--seeds", type=int, nargs="+", help="run every set once per seed (seed=N added)")
+    sw.add_argument("--scheduler", help="a Dask scheduler, tcp://HOST:PORT (default: a local cluster)")
+    sw.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default 2)")
+    sw.add_argument("--prefix", default="sweep", help="experiment names: PREFIX-<digest of baseline and overrides>")
+    sw.set_defaults(run=sweep)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
-    except UserError as err:  # a piece of the stack missing or not coming up: one line
+        return args.run(args) or 0
+    except UserError as err:  # a piece of the stack missing, a scheduler that does not answer: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":
