@@ -216,3 +216,9 @@ def test_the_table_of_reruns_is_what_dvc_status_lists(finished_project):
             set_param(project, key, value)
             assert changed_stages(project) == expand(stale, "mlp", variants), (change, key)
             params_file.write_text(original)
+
+
+def test_the_library_and_the_stages_never_import_the_operations_package():
+    """ops/ starts servers and clusters and uses the library; the library and the stages never use it."""
+    for path in sorted([*(ROOT / "autoencoders").rglob("*.py"), *(ROOT / "stages").glob("*.py")]):
+        assert not {m for m in imported_modules(path, ROOT) if m == "ops" or m.startswith("ops.")}, path
