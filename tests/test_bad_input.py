@@ -185,6 +185,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(name, workspace, tmp_path):
                  check=False, timeout=120)
     assert result.returncode == (2 if cmd[1:3] == ["-m", "autoencoders"] else 1), result.stderr  # 2: a usage error
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.splitlines()[-1].startswith(f"error: {c['culprit']}"), result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and c["culprit"] in last, result.stderr
     assert not [o for o in OUTPUTS if (tmp_path / o).exists()]
     assert not list(tmp_path.glob(".*"))  # no temporary files or folders left behind either
