@@ -77,8 +77,6 @@ def _fluent(uri: str):
 
 def _publish(client, experiment: str, state: str, table, params_obj, variants_dir: Path, models_dir: Path,
              split_dir: Path, report_files: list[Path], headline: dict[str, float]) -> str:
-
-
     import dataclasses
 
     import mlflow
@@ -120,7 +118,7 @@ def _publish(client, experiment: str, state: str, table, params_obj, variants_di
             with mlflow.start_run(experiment_id=experiment, run_name=variant, nested=True, tags=run_tags):
                 mlflow.log_params(run_params)
                 _log_input(split.dataset)
-                _log_variant(folder, checkpoint, split.example)
+                _log_variant(client, folder, checkpoint, split.example)
         client.set_tag(parent.info.run_id, "complete", "true")
         return parent.info.run_id
 
@@ -183,7 +181,7 @@ def _log_input(dataset) -> None:
         mlflow.log_input(dataset, context="training")
 
 
-def _log_variant(folder: Path, checkpoint: Path, example) -> None:
+def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
     """Into the active run: the model, the figures, the loss curves and every numeric final metric.
 
     Against a server every call is a round trip. The model goes first: MLflow's log_model then
@@ -199,7 +197,6 @@ def _log_variant(folder: Path, checkpoint: Path, example) -> None:
     from . import io, layout, models
 
     run = mlflow.active_run()
-    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
     digest = hashlib.md5(checkpoint.read_bytes()).hexdigest()
     earlier = client.search_runs([run.info.experiment_id], f"tags.checkpoint_md5 = '{digest}'", max_results=1)
     if earlier:

@@ -132,9 +132,12 @@ def listening_addresses(pids: list[int]) -> set[str]:
             if c.status == psutil.CONN_LISTEN}
 
 
-def sweep(project: Path, cluster: Cluster, sets: list[str], uri: str, **kw) -> subprocess.CompletedProcess | subprocess.Popen:
-    cmd = [sys.executable, "-m", "ops", "sweep", "--scheduler", cluster.address, *[a for s in sets for a in ("--set", s)]]
-    return run(cmd, project, env={"MLFLOW_TRACKING_URI": uri, **team.CREDENTIALS}, timeout=900, **kw)
+def sweep_command(cluster: Cluster, sets: list[str]) -> list[str]:
+    return [sys.executable, "-m", "ops", "sweep", "--scheduler", cluster.address, *[a for s in sets for a in ("--set", s)]]
+
+
+def sweep(project: Path, cluster: Cluster, sets: list[str], uri: str, **kw) -> subprocess.CompletedProcess:
+    return run(sweep_command(cluster, sets), project, env={"MLFLOW_TRACKING_URI": uri, **team.CREDENTIALS}, timeout=900, **kw)
 
 
 def pushed_names(origin: str) -> list[str]:
@@ -188,8 +191,7 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
         # four experiments; a worker killed during its task: the scheduler re-runs it on the other
         full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": uri,
                     **team.CREDENTIALS}
-        cmd = [sys.executable, "-m", "ops", "sweep", "--scheduler", cluster.address, *[a for s in SETS for a in ("--set", s)]]
-        running = subprocess.Popen(cmd, cwd=project, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        running = subprocess.Popen(sweep_command(cluster, SETS), cwd=project, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         from distributed import Client
 
         with Client(cluster.address, timeout="5s") as client:
