@@ -32,8 +32,27 @@ def test_no_table_row_is_written_twice():
     assert not twice, twice
 
 
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(doc) -> set[str]:
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", doc.read_text(), re.M)}
+
+
+def test_slug_is_githubs():
+    assert slug("Experiments: `make bench-experiment` (v0.2.0 against 8a7e1be, 2026-12-02)") == (
+        "experiments-make-bench-experiment-v020-against-8a7e1be-2026-12-02")
+
+
 def test_every_link_between_the_documents_resolves():
     for doc in DOCS:
-        for target in re.findall(r"\]\(([^)#]+)\)", doc.read_text()):
-            if "://" not in target:
-                assert (doc.parent / target).exists(), (doc.name, target)
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (doc.parent / path) if path else doc
+            assert linked.exists(), (doc.relative_to(ROOT).as_posix(), target)
+            if anchor and linked.suffix == ".md":
+                assert anchor in anchors(linked), (doc.relative_to(ROOT).as_posix(), target)
