@@ -137,13 +137,18 @@ def baseline_on_origin(repo: Path) -> tuple[str, str]:
 def connect(scheduler: str | None, workers: int):
     """A Dask client: of the scheduler at that address, or of a local cluster on 127.0.0.1."""
     from distributed import Client, LocalCluster
+    from distributed.comm.addressing import get_address_host_port
 
     if scheduler is None:  # every listener on loopback, the HTTP ones (dashboard, /health) on free ports
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0")
         return Client(cluster)
     try:
+        # a refused port fails here at once; Dask's client would retry it until its timeout
+        socket.create_connection(get_address_host_port(scheduler), timeout=10).close()
         return Client(scheduler, timeout="10s")
+    except ValueError as err:
+        raise SweepError(f"--scheduler {scheduler}: {err} (expected tcp://HOST:PORT)") from None
     except (OSError, TimeoutError) as err:
         raise SweepError(f"Dask scheduler {scheduler} is unreachable ({err})") from None
 

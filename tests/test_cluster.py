@@ -174,21 +174,20 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
 
     # the scheduler unreachable: one line naming the address, before any work
     nowhere = f"tcp://{HOST}:{free_port()}"
-    started = time.monotonic()
     refused = run([sys.executable, "-m", "ops", "sweep", "--scheduler", nowhere, "--set", SETS[0]], project, check=False)
-    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith(
-        f"error: Dask scheduler {nowhere} is unreachable"), refused.stderr
-    assert time.monotonic() - started < 60 and pushed_names(origin) == []
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+        f"error: Dask scheduler {nowhere} is unreachable ([Errno 111] Connection refused)"), refused.stderr
+    assert pushed_names(origin) == []
 
     logs = tmp_path / "dask"
     logs.mkdir()
     cluster = Cluster(logs)
     try:
-        cluster.add_worker("w1")
-        cluster.add_worker("w2")
+        for name in ("w1", "w2", "w3"):  # one to lose, and two that share its work and the rest
+            cluster.add_worker(name)
         assert listening_addresses([p.pid for p in cluster.processes()]) == {HOST}
 
-        # four experiments; a worker killed during its task: the scheduler re-runs it on the other
+        # four experiments; a worker killed during its task: the scheduler re-runs it on another
         full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": uri,
                     **team.CREDENTIALS}
         running = subprocess.Popen(sweep_command(cluster, SETS), cwd=project, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -224,7 +223,9 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
         assert len(re.findall(r": skipped in", again.stderr)) == len(SETS), again.stderr
         assert pushed_names(origin) == sorted(done) and complete_parents(uri) == {n: 1 for n in done}
 
-        # a worker that cannot reach the origin: its task fails naming the URL, the other finishes
+        # a worker that cannot reach the origin beside one that can, a task each: its task fails naming
+        # the URL, the other finishes
+        cluster.kill(next(iter(cluster.workers)))  # an idle one of the two survivors
         cluster.add_worker("blind", env={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "url.file:///unreachable/.insteadOf",
                                          "GIT_CONFIG_VALUE_0": origin})
         partly = sweep(project, cluster, ["classify.knn_k=[7]", "classify.knn_k=[9]"], uri, check=False)

@@ -1,0 +1,48 @@
+"""The sweep's parts that need no cluster: its plan of experiments, the stage a failed run names, and
+the refusal of a scheduler that does not answer. The sweep itself, on real Dask processes: test_cluster.py."""
+import socket
+
+import pytest
+
+from ops import sweep
+
+BASELINE = "0" * 40
+
+
+def test_one_experiment_per_set_and_seed_named_by_baseline_and_overrides():
+    tasks = sweep.plan(["variants.mlp.latent_dim=8", "variants.mlp.latent_dim=8 classify.knn_k=[3]"], [0, 1], BASELINE)
+    assert [t.overrides for t in tasks] == [
+        ("variants.mlp.latent_dim=8", "seed=0"), ("variants.mlp.latent_dim=8", "seed=1"),
+        ("variants.mlp.latent_dim=8", "classify.knn_k=[3]", "seed=0"),
+        ("variants.mlp.latent_dim=8", "classify.knn_k=[3]", "seed=1")]
+    assert len({t.name for t in tasks}) == 4 and all(t.name.startswith("sweep-") for t in tasks)
+    # the same task is the same name (a resubmission finds it on origin); another baseline, another name
+    assert sweep.plan(["variants.mlp.latent_dim=8"], [1], BASELINE)[0].name == tasks[1].name
+    assert sweep.plan(["variants.mlp.latent_dim=8"], [1], "1" * 40)[0].name != tasks[1].name
+    assert sweep.plan(["classify.knn_k=[3] variants.mlp.latent_dim=8"], [0], BASELINE)[0].name == tasks[2].name
+
+
+def test_a_plan_refuses_what_is_not_key_value_and_the_same_experiment_twice():
+    with pytest.raises(sweep.SweepError, match="--set: 'latent_dim' is not key=value"):
+        sweep.plan(["latent_dim"], None, BASELINE)
+    with pytest.raises(sweep.SweepError, match="asked for twice"):
+        sweep.plan(["seed=1", "seed=1"], None, BASELINE)
+
+
+def test_the_failed_stage_is_read_from_dvcs_output():
+    output = "Running stage 'knn@mlp':\n> python -m stages.knn\nERROR: failed to reproduce 'knn@mlp': ..."
+    assert sweep.failed_stage(output) == "knn@mlp"
+    assert sweep.failed_stage("Running stage 'split':\nRunning stage 'train@mlp':\nTraceback") == "train@mlp"
+    assert sweep.failed_stage("ERROR: unexpected error") is None
+
+
+def test_a_scheduler_that_does_not_answer_is_named_at_once():
+    with socket.socket() as closed:  # a port that was free a moment ago: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # refused at the first try, not waited out: Dask's own client retries until its timeout
+    with pytest.raises(sweep.SweepError, match=rf"Dask scheduler tcp://127.0.0.1:{port} is unreachable "
+                                               r"\(\[Errno 111\] Connection refused\)"):
+        sweep.connect(f"tcp://127.0.0.1:{port}", workers=1)
+    with pytest.raises(sweep.SweepError, match="expected tcp://HOST:PORT"):
+        sweep.connect("tcp://127.0.0.1", workers=1)
