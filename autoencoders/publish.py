@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from .layout import TRAIN_TIME
-from .tracking import EXPERIMENT, LIVE_EXPERIMENT, as_params, connect, server_requests, store, store_lock, tags
+from .tracking import (EXPERIMENT, LIVE_EXPERIMENT, as_params, connect, restored_environment, server_requests, store,
+                       store_lock, tags)
 
 
 def experiment_ids() -> dict[str, str]:
@@ -64,15 +65,9 @@ def _fluent(uri: str):
     at uri for the calls inside, and pointed back after, so nothing outside this module sees the change."""
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    saved = os.environ.get("MLFLOW_TRACKING_URI")  # MLflow sets and unsets it with its own setting
-    try:
-        with _use_tracking_uri(uri):
-            yield
-    finally:
-        if saved is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
+    # MLflow sets and unsets the variable along with its own setting
+    with restored_environment(["MLFLOW_TRACKING_URI"]), _use_tracking_uri(uri):
+        yield
 
 
 def _publish(client, experiment: str, state: str, table, params_obj, variants_dir: Path, models_dir: Path,
@@ -207,7 +202,9 @@ def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
         model_uri, model_id = info.model_uri, info.model_id
     for png in sorted((folder / layout.FIGURES).glob("*.png")) + [folder / layout.GENERATED]:
         with Image.open(png) as image:  # an image card in the run's view, not only a file among artifacts
-            mlflow.log_image(image.convert("RGB"), key=png.stem, step=0)
+            # synchronous: MLflow's default queues the image's tag on a thread that the run's end then
+            # waits up to a second for, and whose failures are only logged, after `complete` is set
+            mlflow.log_image(image.convert("RGB"), key=png.stem, step=0, synchronous=True)
     client.log_batch(run.info.run_id, metrics=_variant_metrics(folder, model_id))
     mlflow.set_tags({"density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
                      "model_uri": model_uri, "checkpoint_md5": digest, "complete": "true"})

@@ -77,19 +77,27 @@ def check_reachable(uri: str, timeout: float = 5) -> None:
 
 
 @contextlib.contextmanager
-def server_requests():
-    """MLflow's HTTP retry settings (SERVER_REQUESTS) for the calls made inside, restored after: MLflow
-    reads them from the environment at each request, and a process's environment is not ours to keep."""
-    saved = {key: os.environ.get(key) for key in SERVER_REQUESTS}
-    os.environ.update({key: saved[key] or value for key, value in SERVER_REQUESTS.items()})
+def restored_environment(keys):
+    """The environment variables named by keys set back on the way out to what they were on the way in
+    (yields that mapping, None for unset): what the calls inside set or unset does not outlive them."""
+    saved = {key: os.environ.get(key) for key in keys}
     try:
-        yield
+        yield saved
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def server_requests():
+    """MLflow's HTTP retry settings (SERVER_REQUESTS) for the calls made inside, restored after: MLflow
+    reads them from the environment at each request, and a process's environment is not ours to keep."""
+    with restored_environment(SERVER_REQUESTS) as saved:
+        os.environ.update({key: saved[key] or value for key, value in SERVER_REQUESTS.items()})
+        yield
 
 
 def connect(experiment: str):
