@@ -1,10 +1,10 @@
 """track: mirror this pipeline state into MLflow (a parent run and one child run per variant).
 
-Reads everything the report shows, the checkpoints and the train split. Writes nothing DVC tracks:
-with no outputs, this stage is never restored from DVC's run-cache, so MLflow always ends up holding
-the state DVC just produced, even when every other stage came from the cache. The state digest keys
-the parent run, so a state is logged once however often it is reached; a variant whose results an
-earlier state logged already is linked to them, not logged again.
+Reads everything the report shows and what it was made from, the checkpoints and the train split.
+Writes nothing DVC tracks: with no outputs, this stage is never restored from DVC's run-cache, so
+MLflow always ends up holding the state DVC just produced, even when every other stage came from
+the cache. The state digest keys the parent run, so a state is logged once however often it is
+reached; a variant whose results an earlier state logged already is linked to them, not logged again.
 """
 import argparse
 from pathlib import Path
@@ -20,12 +20,15 @@ def main() -> None:
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--reports", type=Path, nargs="+", required=True)
     parser.add_argument("--metrics", type=Path, required=True, help="the headline metrics (reports/metrics.json)")
+    parser.add_argument("--report-inputs", type=Path, nargs="+", required=True,
+                        help="what the report reads beyond the variants' folders (the judge's figures, the seed spread)")
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
     reports = [*args.reports, args.metrics]
-    # the state: params and results, not the rendered reports, which also show the timings
-    state = publish.state_digest([Path(args.params), args.variants, args.models, args.metrics])
+    # the state: params, models and what the report is made from; not the rendered reports, which
+    # also show the timings, so the same results reached again are the same state
+    state = publish.state_digest([Path(args.params), args.variants, args.models, *args.report_inputs])
     run_id = publish.publish(state, table, p, args.variants, args.models, args.split, reports,
                               io.read_json(args.metrics))
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")

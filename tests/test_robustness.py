@@ -33,6 +33,16 @@ def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(fin
     experiment = client.get_experiment_by_name("autoencoders").experiment_id
     assert len(client.search_runs([experiment], "tags.role = 'pipeline'")) == 1
 
+    # a re-measured seed spread changes what the report shows, not a metric: a new state all the same
+    spread_file = project / "reports" / "seed_spread.json"
+    spread = json.loads(spread_file.read_text())
+    spread["sd"] = {key: 2 * sd for key, sd in spread["sd"].items()}
+    spread_file.write_text(json.dumps(spread))
+    result = run(["dvc", "repro"], project)
+    assert "Running stage 'report'" in result.stdout and "Running stage 'track'" in result.stdout
+    assert metrics_files(project)["reports/metrics.json"] == first["reports/metrics.json"]
+    assert len(client.search_runs([experiment], "tags.role = 'pipeline'")) == 2
+
 
 def test_sigint_during_training_leaves_no_finished_output(small_project):
     project, _ = small_project
