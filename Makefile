@@ -36,7 +36,8 @@ repro: setup
 
 # Every test, the slowest 15 named at the end (CI runs this). Two workers: half of a serial run is
 # waiting (server start-ups, queues), which the other worker fills; the two tests that run queue workers
-# share a group (--dist loadgroup), so they never run at once.
+# share a group (--dist loadgroup), so they never run at once (with three workers they slowed to twice
+# their time and the suite gained nothing); tests/conftest.py hands out the longest work first.
 test: setup-dev
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 

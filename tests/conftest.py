@@ -55,6 +55,21 @@ def write_mnist_folder(folder: Path, n_train: int = 400, n_test: int = 100, gz: 
     return folder
 
 
+def pytest_collection_modifyitems(items):
+    """Longest work first. Under `make test`'s xdist workers each takes the next test as it finishes
+    one, so a minutes-long test started last leaves the others idle; the fast tests go last and fill
+    that gap. First the queue group (the longest unit: its tests must run one after the other) and
+    the slow tests that need no reproduced pipeline, which run while the first worker builds it."""
+    def rank(item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        if item.get_closest_marker("slow"):
+            return 1 if "reproduced" not in item.fixturenames else 2
+        return 3
+
+    items.sort(key=rank)  # stable: file order within a rank
+
+
 @pytest.fixture
 def mnist_folder(tmp_path) -> Path:
     return write_mnist_folder(tmp_path / "mnist-src")
