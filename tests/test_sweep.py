@@ -46,3 +46,21 @@ def test_a_scheduler_that_does_not_answer_is_named_at_once():
         sweep.connect(f"tcp://127.0.0.1:{port}", workers=1)
     with pytest.raises(sweep.SweepError, match="expected tcp://HOST:PORT"):
         sweep.connect("tcp://127.0.0.1", workers=1)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_a_local_cluster_listens_on_loopback_only():
+    import os
+
+    import psutil
+
+    client = sweep.connect(None, workers=1)
+    try:
+        pids = [os.getpid(), *client.run(os.getpid).values()]  # the scheduler runs in this process
+        listening = {c.laddr.ip for pid in pids for c in psutil.Process(pid).net_connections("inet")
+                     if c.status == psutil.CONN_LISTEN}
+    finally:
+        client.cluster.close()
+        client.close()
+    assert listening == {"127.0.0.1"}
