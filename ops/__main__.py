@@ -44,12 +44,15 @@ def sweep(args) -> int:
     origin, baseline = fan.baseline_on_origin(repo)
     tasks = fan.plan(args.set, args.seeds, baseline, args.prefix)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    # a local cluster's workers share this machine's cores; a scheduler's each has its machine's own
+    threads = args.threads or (None if args.scheduler else max(1, fan.cores() // args.workers))
     client = fan.connect(args.scheduler, args.workers)  # fails here, naming the address, before any work
     where = args.scheduler or f"a local cluster of {args.workers} worker(s) on 127.0.0.1"
-    print(f"{len(tasks)} experiment(s) of {baseline[:7]} from {origin} on {where}", file=sys.stderr)
+    each = f"{threads} thread(s)" if threads else "all the cores of its machine"
+    print(f"{len(tasks)} experiment(s) of {baseline[:7]} from {origin} on {where}, each on {each}", file=sys.stderr)
     try:
         with tqdm(total=len(tasks), desc="sweep", unit="experiment") as bar:
-            outcomes = fan.submit(client, origin, baseline, tasks, tracking_uri,
+            outcomes = fan.submit(client, origin, baseline, tasks, tracking_uri, threads,
                                   progress=lambda name, outcome: bar.update())
     finally:
         cluster = getattr(client, "cluster", None)
@@ -71,6 +74,12 @@ def sweep(args) -> int:
     return 1 if len(finished) < len(tasks) else 0
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,7 +93,9 @@ def parser() -> argparse.ArgumentParser:
                     help="one experiment's `dvc exp run -S` overrides, space-separated (repeat for more)")
     sw.add_argument("--seeds", type=int, nargs="+", help="run every set once per seed (seed=N added)")
     sw.add_argument("--scheduler", help="a Dask scheduler, tcp://HOST:PORT (default: a local cluster)")
-    sw.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default 2)")
+    sw.add_argument("--workers", type=positive, default=2, help="workers of the local cluster (default 2)")
+    sw.add_argument("--threads", type=positive, help="torch and BLAS threads of each experiment (default: a local "
+                    "cluster's share of this machine's cores; on a scheduler's workers, all of the worker machine's)")
     sw.add_argument("--prefix", default="sweep", help="experiment names: PREFIX-<digest of baseline and overrides>")
     sw.set_defaults(run=sweep)
     return top

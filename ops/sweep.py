@@ -28,6 +28,7 @@ from pathlib import Path
 from autoencoders.errors import UserError
 
 LOG_TAIL = 20  # lines of a failed task's output shown with its error
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # torch's and BLAS's
 
 
 class SweepError(UserError):
@@ -82,6 +83,20 @@ def _tail(result: subprocess.CompletedProcess) -> str:
     return "\n".join(lines[-LOG_TAIL:])
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def task_environment(threads: int | None, tracking_uri: str | None) -> dict[str, str]:
+    """The experiment's environment: the worker's, with its thread count set (default: every core of
+    this machine). Set, not inherited: Dask's nanny gives each worker process OMP_NUM_THREADS=1, fit
+    for work done inside the worker, not for the training one experiment starts as its own process."""
+    count = str(threads or cores())
+    return {**os.environ, **dict.fromkeys(THREAD_VARIABLES, count),
+            **({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})}
+
+
 def failed_stage(output: str) -> str | None:
     """The stage a `dvc exp run` failed in, from its output."""
     found = re.findall(r"failed to reproduce '([^']+)'", output) or re.findall(r"Running stage '([^']+)'", output)
@@ -94,10 +109,11 @@ def pushed(repo: Path, name: str) -> bool:
     return name in listed.stdout.split()
 
 
-def run_task(origin: str, baseline: str, task: Task, tracking_uri: str | None) -> dict:
-    """Clone origin at baseline, run the experiment and push it; what a Dask worker executes."""
+def run_task(origin: str, baseline: str, task: Task, tracking_uri: str | None, threads: int | None = None) -> dict:
+    """Clone origin at baseline, run the experiment on `threads` threads and push it; what a Dask
+    worker executes."""
     start = time.perf_counter()
-    env = {**os.environ, **({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})}
+    env = task_environment(threads, tracking_uri)
     with tempfile.TemporaryDirectory(prefix=f"{task.name}-") as tmp:
         repo = Path(tmp) / "repo"
         _run(["git", "clone", "--quiet", origin, str(repo)], None, f"git clone {origin}")
@@ -140,8 +156,17 @@ def connect(scheduler: str | None, workers: int):
     from distributed.comm.addressing import get_address_host_port
 
     if scheduler is None:  # every listener on loopback, the HTTP ones (dashboard, /health) on free ports
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0")
+        saved = dict(os.environ)
+        try:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0")
+        finally:
+            # Its nannies write their workers' settings (OMP_NUM_THREADS=1, a PYTHONHASHSEED) into this
+            # process's environment before they spawn them: what this process starts later must not
+            # inherit them (a training run there would take one thread and give other trailing digits).
+            for key in set(os.environ) - set(saved):
+                del os.environ[key]
+            os.environ.update(saved)
         return Client(cluster)
     try:
         # a refused port fails here at once; Dask's client would retry it until its timeout
@@ -153,14 +178,15 @@ def connect(scheduler: str | None, workers: int):
         raise SweepError(f"Dask scheduler {scheduler} is unreachable ({err})") from None
 
 
-def submit(client, origin: str, baseline: str, tasks: list[Task], tracking_uri: str | None, progress=None) -> dict:
+def submit(client, origin: str, baseline: str, tasks: list[Task], tracking_uri: str | None, threads: int | None = None,
+           progress=None) -> dict:
     """Run every task on the cluster; name -> its result dict, or the TaskFailed message."""
     from distributed import as_completed
 
     # The task's name is its key: two submissions of the same task share one run. pure=False and no
     # retries: a task that fails fails the same way again; a lost worker's task is re-run by the
     # scheduler on its own (distributed.scheduler.allowed-failures).
-    futures = {client.submit(run_task, origin, baseline, t, tracking_uri, key=t.name, pure=False): t.name
+    futures = {client.submit(run_task, origin, baseline, t, tracking_uri, threads, key=t.name, pure=False): t.name
                for t in tasks}
     outcomes = {}
     for future in as_completed(futures):

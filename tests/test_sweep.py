@@ -1,6 +1,10 @@
-"""The sweep's parts that need no cluster: its plan of experiments, the stage a failed run names, and
-the refusal of a scheduler that does not answer. The sweep itself, on real Dask processes: test_cluster.py."""
+"""The sweep's parts that need no cluster: its plan of experiments, an experiment's environment, the
+stage a failed run names, the refusal of a scheduler that does not answer; and the local cluster's
+listeners. The sweep itself, on real Dask processes: test_cluster.py."""
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -29,6 +33,20 @@ def test_a_plan_refuses_what_is_not_key_value_and_the_same_experiment_twice():
         sweep.plan(["seed=1", "seed=1"], None, BASELINE)
 
 
+def test_an_experiment_gets_its_thread_count_whatever_its_worker_had(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Dask's nanny gives a worker process
+    assert {k: sweep.task_environment(3, None)[k] for k in sweep.THREAD_VARIABLES} == dict.fromkeys(sweep.THREAD_VARIABLES, "3")
+    assert sweep.task_environment(None, "http://127.0.0.1:5000")["OMP_NUM_THREADS"] == str(sweep.cores())
+    assert sweep.task_environment(None, "http://127.0.0.1:5000")["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize("flag", ["--workers", "--threads"])
+def test_the_sweep_refuses_a_count_below_one(flag):
+    result = subprocess.run([sys.executable, "-m", "ops", "sweep", flag, "0"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(f"argument {flag}: '0' is not a whole number of 1 or more")
+
+
 def test_the_failed_stage_is_read_from_dvcs_output():
     output = "Running stage 'knn@mlp':\n> python -m stages.knn\nERROR: failed to reproduce 'knn@mlp': ..."
     assert sweep.failed_stage(output) == "knn@mlp"
@@ -50,11 +68,10 @@ def test_a_scheduler_that_does_not_answer_is_named_at_once():
 
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_a_local_cluster_listens_on_loopback_only():
-    import os
-
+def test_a_local_cluster_listens_on_loopback_only_and_leaves_this_process_environment_alone():
     import psutil
 
+    environment = dict(os.environ)
     client = sweep.connect(None, workers=1)
     try:
         pids = [os.getpid(), *client.run(os.getpid).values()]  # the scheduler runs in this process
@@ -64,3 +81,6 @@ def test_a_local_cluster_listens_on_loopback_only():
         client.cluster.close()
         client.close()
     assert listening == {"127.0.0.1"}
+    # Dask's nanny writes OMP_NUM_THREADS=1 here before it spawns a worker; a training run this process
+    # started afterwards would take one thread and give other trailing digits
+    assert dict(os.environ) == environment
