@@ -3,9 +3,9 @@ then of 2, in one run, each against its own bare origin and folder DVC remote; p
 mean time of one experiment's task (clone, `dvc exp run --pull`, push) and the ratio.
 
   python benchmarks/sweep_scale.py            8 tiny experiments: the tests' synthetic pipeline, each
-                                              retraining mlp with another code size (about 13 minutes)
+                                              retraining mlp with another code size (9 to 13 minutes)
   python benchmarks/sweep_scale.py --real     4 experiments of this repository's reproduced pipeline
-                                              (`dvc repro` first), mlp's code size again (about 15 minutes)
+                                              (`dvc repro` first), mlp's code size again (13 to 15 minutes)
 """
 import argparse
 import platform
