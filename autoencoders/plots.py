@@ -19,7 +19,7 @@ def save(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
-def _canvas(images: np.ndarray, rows: int) -> np.ndarray:
+def tiled(images: np.ndarray, rows: int) -> np.ndarray:
     """images (rows * cols, 28, 28) tiled row by row, one pixel of white between them."""
     cols = len(images) // rows
     canvas = np.ones((rows * 29 - 1, cols * 29 - 1))
@@ -40,7 +40,7 @@ def image_grids(panels: dict[str, np.ndarray], rows: int, row_labels: list[str] 
     fig, axes = plt.subplots(1, len(panels), figsize=(max(4, cols * 0.45) * len(panels), max(2, rows * 0.45)),
                              squeeze=False)
     for ax, (panel_title, images) in zip(axes[0], panels.items()):
-        ax.imshow(_canvas(images, rows), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(tiled(images, rows), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([r * 29 + 14 for r in range(rows)] if row_labels else [])
         if row_labels:
@@ -72,26 +72,19 @@ def subsample(n: int, limit: int = 3000, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if n > limit else np.arange(n)
 
 
-def latent_map(codes: np.ndarray, labels: np.ndarray, title: str):
-    """2-D codes as they are, 3-D as a 3-D scatter, higher dimensions projected by PCA onto two axes."""
-    keep = subsample(len(codes))
-    codes, labels = codes[keep], labels[keep]
-    d = codes.shape[1]
+def latent_map(view, labels: np.ndarray, title: str):
+    """The drawn test codes by digit (view: explore.LatentView; labels follow view.index): 2-D codes
+    as they are, codes on the sphere as a 3-D scatter, higher dimensions where t-SNE places them."""
     fig = plt.figure(figsize=(6, 5.5))
-    if d == 3:
+    if view.mode == "sphere":
         ax = fig.add_subplot(projection="3d")
-        _scatter_by_digit(ax, codes, labels)
+        _scatter_by_digit(ax, view.points, labels)
         ax.set_xlabel("z0"), ax.set_ylabel("z1"), ax.set_zlabel("z2")
     else:
         ax = fig.add_subplot()
-        if d > 3:
-            centred = codes - codes.mean(0)
-            codes = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-            ax.set_xlabel("PC 1 of the codes"), ax.set_ylabel("PC 2 of the codes")
-        else:
-            ax.set_xlabel("z0"), ax.set_ylabel("z1")
-        _scatter_by_digit(ax, codes if d > 1 else np.c_[codes, np.zeros(len(codes))], labels)
-    ax.set_title(title)
+        _scatter_by_digit(ax, view.flat, labels)
+        ax.set_xlabel(view.axes[0]), ax.set_ylabel(view.axes[1])
+    ax.set_title(title + (" (t-SNE)" if view.mode == "map" else ""))
     return fig
 
 

@@ -97,7 +97,10 @@ def _publish(client, experiment: str, state: str, table, params_obj, variants_di
         # `variant/figure`: MLflow's chart view gives each prefix before a slash a section of its own
         mlflow.log_metrics({key.replace(".", "/", 1): value for key, value in headline.items()})
         for f in report_files:
-            mlflow.log_artifact(str(f))
+            if f.suffix == ".png":  # the gallery: image cards on the pipeline's run
+                _log_image(f)
+            else:
+                mlflow.log_artifact(str(f))
         for variant, v in params_obj.variants.items():
             folder, checkpoint = variants_dir / variant, layout.model_file(models_dir, variant)
             run_params = {**shared, "family": v.family, **as_params(v.arch, "arch."),
@@ -187,7 +190,6 @@ def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
     """
     import mlflow
     import torch
-    from PIL import Image
 
     from . import io, layout, models
 
@@ -201,13 +203,23 @@ def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
                                         serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
         model_uri, model_id = info.model_uri, info.model_id
     for png in sorted((folder / layout.FIGURES).glob("*.png")) + [folder / layout.GENERATED]:
-        with Image.open(png) as image:  # an image card in the run's view, not only a file among artifacts
-            # synchronous: MLflow's default queues the image's tag on a thread that the run's end then
-            # waits up to a second for, and whose failures are only logged, after `complete` is set
-            mlflow.log_image(image.convert("RGB"), key=png.stem, step=0, synchronous=True)
+        _log_image(png)
+    for page in sorted(folder.glob("*.html")):  # the latent explorer: MLflow's artifact view shows the page
+        mlflow.log_artifact(str(page))
     client.log_batch(run.info.run_id, metrics=_variant_metrics(folder, model_id))
     mlflow.set_tags({"density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
                      "model_uri": model_uri, "checkpoint_md5": digest, "complete": "true"})
+
+
+def _log_image(png: Path) -> None:
+    """An image card in the active run's view, not only a file among its artifacts."""
+    import mlflow
+    from PIL import Image
+
+    with Image.open(png) as image:
+        # synchronous: MLflow's default queues the image's tag on a thread that the run's end then
+        # waits up to a second for, and whose failures are only logged, after `complete` is set
+        mlflow.log_image(image.convert("RGB"), key=png.stem, step=0, synchronous=True)
 
 
 def _variant_metrics(folder: Path, model_id: str | None) -> list:

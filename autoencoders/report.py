@@ -113,13 +113,14 @@ def _format(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None) -> pd.DataFrame:
-    """Formatted cells under their headings: `value ± sd` where spread (`<variant>.<figure>` -> sd over
-    seeds) knows the figure's noise, and collapsed variants marked."""
+def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None,
+                  labels: dict[str, str] = LABELS) -> pd.DataFrame:
+    """Formatted cells under their headings (labels: column -> heading, in order): `value ± sd` where
+    spread (`<variant>.<figure>` -> sd over seeds) knows the figure's noise, and collapsed variants marked."""
     spread = spread or {}
     shown = pd.DataFrame(index=[f"{n}{COLLAPSED_MARK if c else ''}" for n, c in table["collapsed"].items()])
     shown.index.name = "variant"
-    for column, label in LABELS.items():
+    for column, label in labels.items():
         cells = []
         for name, value in table[column].items():
             sd = spread.get(f"{name}.{column}")
@@ -204,34 +205,76 @@ FIGURE_TITLES = {"reconstructions": "Reconstructions", "interpolations": "Interp
                  "encoder_decoder": "Encoder map and decoder grid", "code_histograms": "Code histograms",
                  "loss_curves": "Loss curves", "generated": "Generated: the notebook's diag and the chosen density"}
 
+AT_A_GLANCE = {  # the columns of the report's first table, narrow enough for a laptop's window
+    "latent_dim": "latent", "test_sq_error_per_image": "test sq. error / image", "probe_accuracy": "probe acc.",
+    "knn_accuracy": "kNN acc.", "density": "density", "generated_fd_over_floor": "generated fd_judge / floor",
+    "generated_judge_accuracy": "generated judge acc."}
+
+
+def at_a_glance(table: pd.DataFrame, floor: float, spread: dict[str, float] | None = None) -> pd.DataFrame:
+    """The headline figures a reader compares first, `± sd` where the seed spread knows the figure;
+    generated fd_judge as a multiple of the real-image floor."""
+    spread = dict(spread or {})
+    table = table.assign(generated_fd_over_floor=table["generated_fd_judge"] / floor)
+    for name in table.index:
+        sd = spread.get(f"{name}.generated_fd_judge")
+        if sd is not None:
+            spread[f"{name}.generated_fd_over_floor"] = sd / floor
+    return display_table(table, spread, AT_A_GLANCE)
+
+
+def _img(src: str, alt: str) -> str:
+    return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">'
+
+
+def _folded(summary: str, body: str, anchor: str = "") -> str:
+    ident = f' id="{html.escape(anchor)}"' if anchor else ""
+    return f"<details{ident}><summary>{summary}</summary>{body}</details>"
+
+
+STYLE = """body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1320px; padding: 0 1em; }
+img { max-width: 100%; height: auto; } .gallery img { display: block; margin: 0.5em 0 1.5em; }
+table { border-collapse: collapse; font-size: 0.9em; } th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+.scroll { overflow-x: auto; max-width: 100%; } details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 620px; } nav a { margin-right: 1em; }"""
+
 
 def summary_html(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, figures: dict[str, list[str]],
-                 spread: dict | None = None) -> str:
-    """A self-contained page apart from images, linked relatively (figures: variant -> relative paths)."""
+                 gallery: dict[str, str], explorers: dict[str, str], spread: dict | None = None) -> str:
+    """The report page: the gallery and the figures at a glance first; every figure, the densities and
+    each variant's pictures folded below. Images and explorers are linked relatively (figures: variant
+    -> its PNGs; gallery: PNG -> heading; explorers: variant -> its explorer page)."""
     spread = spread or {}
-    sections = []
-    for name, paths in figures.items():
-        imgs = "".join(f'<figure><img src="{html.escape(p)}" alt="{html.escape(name)} {html.escape(Path(p).stem)}">'
-                       f"<figcaption>{FIGURE_TITLES.get(Path(p).stem, Path(p).stem)}</figcaption></figure>"
-                       for p in paths)
-        sections.append(f'<section id="{html.escape(name)}"><h2>{html.escape(name)}</h2>{imgs}</section>')
+    glance = at_a_glance(table, judge["fd_judge_floor"], spread.get("sd"))
+    glance["explore"] = [f'<a href="{html.escape(explorers[name])}">explorer</a>' for name in table.index]
+    pictures = "".join(f"<h2>{html.escape(title)}</h2>{_img(p, title)}" for p, title in gallery.items())
+    variants = "".join(_folded(
+        f'{html.escape(name)}: its figures (<a href="{html.escape(explorers[name])}">explorer</a>)',
+        "".join(f"<figure>{_img(p, f'{name} {Path(p).stem}')}<figcaption>"
+                f"{FIGURE_TITLES.get(Path(p).stem, Path(p).stem)}</figcaption></figure>" for p in paths), name)
+        for name, paths in figures.items())
     paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in notes(table, spread.get("n")))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Autoencoders on MNIST</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }} img {{ max-width: 520px; }}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Autoencoders on MNIST</title><style>
+{STYLE}
 </style></head><body>
 <h1>Autoencoders on MNIST</h1>
-<p>{html.escape(INTRO.format(judge=judge["test_accuracy"]))}</p>
-{display_table(table, spread.get("sd")).to_html()}
+<nav><a href="#gallery">gallery</a><a href="#glance">at a glance</a><a href="#all-figures">every figure</a>
+<a href="#densities">densities</a><a href="#paper">the 2006 paper</a><a href="#variants">each variant</a></nav>
+<section id="gallery" class="gallery">{pictures}</section>
+<h2 id="glance">At a glance</h2>
+<div class="scroll">{glance.to_html(escape=False, index_names=False)}</div>
 {paragraphs}
-<h2>Generated digits: densities per digit</h2>
-<p>{html.escape(GENERATION_INTRO)}</p>
-{densities.to_html(float_format=lambda v: f"{v:.3f}", na_rep="-")}
-<h2>Against Hinton &amp; Salakhutdinov (2006)</h2>
-{paper_comparison(table).to_html(float_format=lambda v: f"{v:.3f}")}
-{"".join(sections)}
+<p>{html.escape(INTRO.format(judge=judge["test_accuracy"]))}</p>
+{_folded("Every figure of every variant", f'<div class="scroll">{display_table(table, spread.get("sd")).to_html()}</div>',
+         "all-figures")}
+{_folded("Generated digits: every density of every variant", f"<p>{html.escape(GENERATION_INTRO)}</p>"
+         f'<div class="scroll">{densities.to_html(float_format=lambda v: f"{v:.3f}", na_rep="-")}</div>', "densities")}
+{_folded("Against Hinton &amp; Salakhutdinov (2006)",
+         paper_comparison(table).to_html(float_format=lambda v: f"{v:.3f}"), "paper")}
+<h2 id="variants">Each variant</h2>
+<p>Each variant's figures are DVC outputs: they appear once the pipeline has run (<code>make repro</code>).</p>
+{variants}
 </body></html>
 """

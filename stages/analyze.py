@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from autoencoders import checkpoints, copying, data, densities, errors, io, judge, latent, layout, models, params, plots
+from autoencoders import (checkpoints, copying, data, densities, errors, explore, io, judge, latent, layout, models,
+                          params, plots)
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 
@@ -58,8 +59,9 @@ def interpolations(name: str, model, test_x: torch.Tensor, codes: np.ndarray, pi
                             title=f"{name}: decoded along a {path} between two test digits' codes (ends: the digits)")
 
 
-def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: np.ndarray, history: list[dict]):
-    """name of PNG -> matplotlib figure."""
+def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: np.ndarray, history: list[dict],
+            view: explore.LatentView):
+    """name of PNG -> matplotlib figure; view: where the latent map places the drawn test codes."""
     with torch.no_grad():
         picks = one_of_each_digit(labels)
         recon = model.decode(model.encode(test_x[picks]))
@@ -67,7 +69,7 @@ def figures(name: str, model, test_x: torch.Tensor, codes: np.ndarray, labels: n
     out = {
         "reconstructions": plots.image_grid(pairs, rows=2, row_labels=["original", "reconstructed"],
                                             title=f"{name}: test digits and their reconstructions"),
-        "latent_map": plots.latent_map(codes, labels, f"{name}: test codes by digit"),
+        "latent_map": plots.latent_map(view, labels[view.index], f"{name}: test codes by digit"),
         "code_histograms": plots.code_histograms(codes, f"{name}: distribution of each code dimension"),
         "loss_curves": plots.loss_curves({name: history}, f"{name}: training and validation loss"),
     }
@@ -93,7 +95,7 @@ def reconstruction(name: str, model, train_x: torch.Tensor, test_x: torch.Tensor
 
 def generation(name: str, model, emb: dict, referee, reference: dict, floor: float,
                cfg: params.GaussiansParams, seed: int) -> tuple[dict, dict, dict]:
-    """(metrics, the chosen density's arrays, PNG panels: title -> sample images)."""
+    """(metrics, the chosen density's arrays, density -> its first samples of each digit, digit by digit)."""
     sphere = latent.codes_on_sphere(emb["train"][0])
     names = densities.applicable(sphere)
     fitted, scores = {}, {}
@@ -127,8 +129,7 @@ def generation(name: str, model, emb: dict, referee, reference: dict, floor: flo
                "generated": {"density": chosen, **per_density[chosen]}, "densities": per_density,
                "reconstructed": judge.judged(referee, model.decode_codes(test_codes), test_labels, reference, floor)}
     arrays = {f"{d}.{key}": value for d, density in fitted[chosen].items() for key, value in density.parameters().items()}
-    panels = {f"{densities.NOTEBOOK} (the notebook's)": shown[densities.NOTEBOOK], f"{chosen} (chosen)": shown[chosen]}
-    return metrics, arrays, panels
+    return metrics, arrays, shown
 
 
 def analyze(name: str, model, splits: dict[str, dict], history: list[dict], referee, reference: dict, floor: float,
@@ -141,13 +142,35 @@ def analyze(name: str, model, splits: dict[str, dict], history: list[dict], refe
     densities.check(cfg.density, latent.codes_on_sphere(emb["train"][0]), name)  # before the long part
     recon_metrics, warning = reconstruction(name, model, images.pop("train"), images["test"])  # train: its mean
     codes, labels = emb["test"]
-    pictures = figures(name, model, images["test"], codes, labels, history)
-    gen_metrics, density_arrays, panels = generation(name, model, emb, referee, reference, floor, cfg, seed)
+    view, page = explore.explorer(name, model, images["test"], codes, labels, latent.codes_on_sphere(codes), seed)
+    pictures = figures(name, model, images["test"], codes, labels, history, view)
+    gen_metrics, density_arrays, shown = generation(name, model, emb, referee, reference, floor, cfg, seed)
+    chosen = gen_metrics["density"]
     digits = sorted(set(emb["train"][1].tolist()))
+    panels = {f"{densities.NOTEBOOK} (the notebook's)": shown[densities.NOTEBOOK], f"{chosen} (chosen)": shown[chosen]}
     samples = plots.image_grids(panels, rows=len(digits), row_labels=[str(d) for d in digits],
                                 title=f"{name}: samples of per-digit densities")
     return {"embeddings": frame, "evaluate": recon_metrics, "figures": pictures, "gaussians": gen_metrics,
-            "densities": density_arrays, "generated": samples, "warning": warning}
+            "densities": density_arrays, "generated": samples, "explorer": page, "warning": warning,
+            "gallery": gallery_arrays(model, images["test"], labels, shown[chosen], len(digits), view)}
+
+
+GALLERY_PER_DIGIT = 2
+
+
+def gallery_arrays(model, test_x: torch.Tensor, labels: np.ndarray, samples: np.ndarray, digits: int,
+                   view: explore.LatentView) -> dict[str, np.ndarray]:
+    """What this variant adds to the report's gallery (gallery.ARRAYS, read by autoencoders/gallery.py): the first
+    GALLERY_PER_DIGIT test images of each digit and their reconstructions, as many of the chosen
+    density's samples (uint8), and the latent map's points."""
+    picks = np.concatenate([np.flatnonzero(labels == d)[:GALLERY_PER_DIGIT] for d in sorted(set(labels.tolist()))])
+    with torch.no_grad():
+        recon = model.decode(model.encode(test_x[picks])).squeeze(1).numpy()
+    generated = samples.reshape(digits, -1, 28, 28)[:, :GALLERY_PER_DIGIT].reshape(-1, 28, 28)
+    as_bytes = lambda images: np.clip(np.rint(np.asarray(images) * 255), 0, 255).astype(np.uint8)  # noqa: E731
+    return {"test_images": as_bytes(test_x[picks].squeeze(1).numpy()), "reconstructions": as_bytes(recon),
+            "generated": as_bytes(generated), "map": view.flat, "map_labels": labels[view.index],
+            "map_axes": np.array(view.axes), "map_mode": np.array(view.mode)}
 
 
 def main() -> None:
@@ -166,6 +189,8 @@ def main() -> None:
     parser.add_argument("--densities", required=True, help="out: the chosen density's arrays (npz)")
     parser.add_argument("--gaussians", required=True, help="out: generation metrics JSON")
     parser.add_argument("--generated", required=True, help="out: PNG of samples")
+    parser.add_argument("--explorer", required=True, help="out: the latent explorer (HTML)")
+    parser.add_argument("--gallery", required=True, help="out: this variant's part of the report's gallery (npz)")
     args = parser.parse_args()
     p = params.load(args.params)
     out = analyze(args.variant, models.load_checkpoint(args.model),
@@ -182,6 +207,8 @@ def main() -> None:
     data.save_npz(args.densities, out["densities"])
     plots.save(out["generated"], args.generated)
     io.write_json(args.gaussians, out["gaussians"])
+    io.write_text(args.explorer, out["explorer"])
+    data.save_npz(args.gallery, out["gallery"])
 
     recon, gen = out["evaluate"], out["gaussians"]
     print(f"{args.variant}: test squared error per image {recon['sq_error_per_image']:.3f}, "

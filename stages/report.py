@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import errors, io, layout, params, plots, report
+from autoencoders import data, errors, gallery, io, layout, params, plots, report
 
 
 def main() -> None:
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--html", type=Path, required=True)
     parser.add_argument("--loss-curves", type=Path, required=True, help="prefix for the .csv and .png")
+    parser.add_argument("--gallery", type=Path, required=True, help="out: folder of the gallery's PNGs (kept in git)")
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
@@ -40,9 +41,16 @@ def main() -> None:
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
     plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
                args.loss_curves.with_suffix(".png"))
+    arrays = {name: data.load_npz(args.variants / name / gallery.ARRAYS) for name in p.variants}
+    with io.atomic_dir(args.gallery) as tmp:
+        for name, fig in gallery.figures(arrays, table, judge["fd_judge_floor"]).items():
+            plots.save(fig, tmp / f"{name}.png")
+    pictures = {os.path.relpath(args.gallery / f"{name}.png", args.html.parent): title
+                for name, title in gallery.NAMES.items()}
+    explorers = {name: os.path.relpath(args.variants / name / gallery.EXPLORER, args.html.parent) for name in p.variants}
     io.write_json(args.metrics, report.headline_metrics(table, judge))
     io.write_text(args.markdown, report.summary_markdown(table, judge, densities, spread))
-    io.write_text(args.html, report.summary_html(table, judge, densities, figures, spread))
+    io.write_text(args.html, report.summary_html(table, judge, densities, figures, pictures, explorers, spread))
     print(report.to_markdown(report.display_table(table, spread.get("sd"))))
 
 

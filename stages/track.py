@@ -19,13 +19,14 @@ def main() -> None:
     parser.add_argument("--models", type=Path, required=True)
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--reports", type=Path, nargs="+", required=True)
+    parser.add_argument("--gallery", type=Path, required=True, help="the report's gallery: a folder of PNGs")
     parser.add_argument("--metrics", type=Path, required=True, help="the headline metrics (reports/metrics.json)")
     parser.add_argument("--report-inputs", type=Path, nargs="+", required=True,
                         help="what the report reads beyond the variants' folders (the judge's figures, the seed spread)")
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
-    reports = [*args.reports, args.metrics]
+    reports = [*args.reports, args.metrics, *sorted(args.gallery.glob("*.png"))]
     # the state: params, models and what the report is made from; not the rendered reports, which
     # also show the timings, so the same results reached again are the same state
     state = publish.state_digest([Path(args.params), args.variants, args.models, *args.report_inputs])

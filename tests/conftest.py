@@ -71,6 +71,15 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
+def chromium() -> str:
+    """Headless Chromium's path; a test that needs it is skipped, with this reason, where it is missing."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it as root)")
+    return found
+
+
+@pytest.fixture
 def mnist_folder(tmp_path) -> Path:
     return write_mnist_folder(tmp_path / "mnist-src")
 

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from autoencoders import data, report
+from browser import Chromium
 from conftest import BIN, SMALL_SET, free_port, run, wait_http
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
@@ -46,15 +46,6 @@ def mlflow_server(tmp_path):
         proc.wait(timeout=30)
 
 
-@pytest.fixture
-def chromium() -> str:
-    """Headless Chromium's path; a test that needs it is skipped, with this reason, where it is missing."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it as root)")
-    return found
-
-
 def dump_dom(chromium: str, url: str, budget_ms: int, *flags: str) -> str:
     """The page's DOM after budget_ms of virtual time in a throwaway Chromium profile."""
     with tempfile.TemporaryDirectory() as profile:
@@ -64,20 +55,19 @@ def dump_dom(chromium: str, url: str, budget_ms: int, *flags: str) -> str:
              f"--virtual-time-budget={budget_ms}", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
 
 
-PROBE = """<script>window.addEventListener("load", () => {
-  const imgs = [...document.images];
-  document.title = imgs.length && imgs.every(i => i.complete && i.naturalWidth > 0) ? "ALL-IMAGES-LOADED" : "BROKEN";
-});</script></body>"""
-
-
 @pytest.mark.browser
-def test_every_image_of_the_html_report_loads_in_chromium(finished_project, chromium):
-    """A copy of the page beside it (so relative links hold) whose script titles it by its images."""
+def test_the_report_fits_the_window_and_every_image_loads_in_chromium(finished_project, chromium):
+    """At 1400 px: no horizontal scroll; the gallery first; every image, folded ones too, decoded."""
     page = finished_project / "reports" / "index.html"
-    probe = page.with_name("_probe.html")
-    probe.write_text(page.read_text().replace("</body>", PROBE))
-    assert len(re.findall(r"<img ", probe.read_text())) >= 5 * len(SMALL_SET)
-    assert "<title>ALL-IMAGES-LOADED</title>" in dump_dom(chromium, probe.as_uri(), 10000, "--allow-file-access-from-files")
+    with Chromium(chromium, width=1400, height=900, offline=True) as browser:
+        browser.open(page.as_uri())
+        assert browser.evaluate("document.documentElement.scrollWidth") <= 1400
+        images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+        assert len(images) >= 3 + 5 * len(SMALL_SET) and all(loaded for _, loaded in images), images
+        assert images[0][0].startswith("gallery/")  # the page shows before it tells
+        opened = browser.evaluate("document.querySelectorAll('details').forEach(d => d.open = true); "
+                                  "document.documentElement.scrollWidth")
+        assert opened <= 1400  # the wide tables scroll inside their own box
 
 
 def image_keys(client, run_id: str) -> set[str]:
@@ -144,6 +134,10 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
     links = re.findall(r'<img src="([^"]+)"', page)
     assert len(links) >= 5 * len(SMALL_SET)
     assert all((project / "reports" / link).is_file() for link in links)  # and they load: the browser test
+    gallery = sorted(p.name for p in (project / "reports" / "gallery").iterdir())
+    assert gallery == ["generated.png", "latent_maps.png", "reconstructions.png"]
+    assert [f"gallery/{name}" for name in ("reconstructions.png", "generated.png", "latent_maps.png")] == links[:3]
+    assert all(f'href="variants/{name}/explorer.html"' in page for name in SMALL_SET)
     # the headline figures are the only DVC metrics: flat `<variant>.<figure>` keys
     headline = json.loads((project / "reports" / "metrics.json").read_text())
     assert set(headline) == {f"{v}.{f}" for v in SMALL_SET for f in report.HEADLINE} | set(report.JUDGE_HEADLINES)
@@ -165,6 +159,7 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
     children = runs(client, "autoencoders", f"tags.mlflow.parentRunId = '{parent_id}'")
     assert sorted(c.data.tags["variant"] for c in children) == sorted(SMALL_SET)
     assert "comparison.json" in {a.path for a in client.list_artifacts(parent_id)}
+    assert {"reconstructions", "generated", "latent_maps"} <= image_keys(client, parent_id)  # the gallery
     for child in children:
         tags, metrics, params = child.data.tags, child.data.metrics, child.data.params
         assert {"git_commit", "dvc_exp_name", "baseline_rev", "variant"} <= set(tags)
@@ -172,6 +167,7 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
                 "gaussians.generated.fd_judge"} <= set(metrics)
         assert params["arch.latent_dim"] in {"100", "3"} and "train.lr" in params
         assert {"latent_map", "generated"} <= image_keys(client, child.info.run_id)
+        assert "explorer.html" in {a.path for a in client.list_artifacts(child.info.run_id)}
         assert child.inputs.dataset_inputs[0].dataset.name == "mnist-train-split"
     sphere = next(c for c in children if c.data.tags["variant"] == "sphere")
     model = mlflow.pytorch.load_model(sphere.data.tags["model_uri"])

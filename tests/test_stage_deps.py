@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autoencoders import layout
+from autoencoders import gallery, layout
 from conftest import ROOT, run, set_param
 
 
@@ -99,7 +99,8 @@ def test_a_removed_dep_is_named_with_its_stage():
 def test_dvc_yaml_spells_the_layout_names():
     """The per-variant file names live in layout.py and in dvc.yaml: the two must agree."""
     text = (ROOT / "dvc.yaml").read_text()
-    for name in (layout.MODEL, *layout.RESULTS, layout.HISTORY, layout.FIGURES, layout.GENERATED):
+    for name in (layout.MODEL, *layout.RESULTS, layout.HISTORY, layout.FIGURES, layout.GENERATED, gallery.EXPLORER,
+                 gallery.ARRAYS):
         assert f"/${{key}}/{name}" in text, name
 
 
