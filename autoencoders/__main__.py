@@ -1,10 +1,11 @@
-"""Command line of the library (not DVC stages):
+"""Command line of the library (not DVC stages), installed as `autoencoders` (or python -m autoencoders):
 
-  python -m autoencoders decode VARIANT --z 2,-4 -o out.png   decode one latent point to a PNG
-  python -m autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
-  python -m autoencoders ui [--port 5000]                      MLflow's UI on this project's store
+  autoencoders decode VARIANT --z 2,-4 -o out.png   decode one latent point to a PNG
+  autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
+  autoencoders ui [--port 5000]                      MLflow's UI on this project's store
+  autoencoders completion bash|zsh                   a shell completion script (source it)
 
-The team stack's servers start from the operations package: python -m ops team up.
+The team stack's servers and sweeps start from the operations' command: autoencoders-ops.
 """
 from __future__ import annotations
 
@@ -117,10 +118,40 @@ def ui(args) -> None:
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's), not a copy of it."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("autoencoders")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
+def program(module: str, installed: str) -> str:
+    """How the user called us: the console script's name, or `python -m module`."""
+    return f"python -m {module}" if Path(sys.argv[0]).name == "__main__.py" else installed
+
+
+def add_common(top: argparse.ArgumentParser, commands, build) -> None:
+    """--version, and a `completion` command printing a bash or zsh script for the parser build() makes."""
+    top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+
+    def completion(args) -> None:
+        import shtab
+
+        print(shtab.complete(build(), shell=args.shell))
+
+    comp = commands.add_parser("completion", help="print a shell completion script, e.g. "
+                               "`eval \"$(%s completion bash)\"`" % top.prog)
+    comp.add_argument("shell", choices=["bash", "zsh"])
+    comp.set_defaults(run=completion)
+
+
 def parser() -> argparse.ArgumentParser:
     from .report import HEADLINE
 
-    top = argparse.ArgumentParser(prog="python -m autoencoders", description=__doc__,
+    top = argparse.ArgumentParser(prog=program("autoencoders", "autoencoders"), description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
     dec = commands.add_parser("decode", help="decode one latent point of a trained variant to a PNG")
@@ -153,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
                      help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
     mlf.set_defaults(run=ui)
 
+    add_common(top, commands, parser)
     return top
 
 
@@ -166,5 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The installed `autoencoders` command."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -157,7 +157,7 @@ def notes(table: pd.DataFrame, spread_seeds: int | None) -> list[str]:
     out = []
     if spread_seeds:
         out.append(f"± is the standard deviation of a figure over {spread_seeds} seeds of the default params "
-                   "(reports/seed_spread.json, measured with `python -m autoencoders compare`): a difference "
+                   "(reports/seed_spread.json, measured with `autoencoders compare`): a difference "
                    "smaller than that is noise.")
     collapsed = [name for name, c in table["collapsed"].items() if c]
     if collapsed:

@@ -1,10 +1,12 @@
-"""Command line of the operations package:
+"""Command line of the operations package, installed as `autoencoders-ops` (or python -m ops):
 
-  python -m ops team up      start the local team stack (PostgreSQL, an S3 store, an MLflow server)
-  python -m ops team down    stop every process `team up` started
-  python -m ops sweep --set "variants.mlp.latent_dim=8" --set "variants.mlp.latent_dim=32" --seeds 0 1 2
-                             one experiment per set and seed on a Dask cluster (--scheduler tcp://HOST:PORT,
-                             or a local one with --workers N), pulled back and compared
+  autoencoders-ops team up      start the local team stack (PostgreSQL, an S3 store, an MLflow server)
+  autoencoders-ops team down    stop every process `team up` started
+  autoencoders-ops sweep --set "variants.mlp.latent_dim=8" --set "variants.mlp.latent_dim=32" --seeds 0 1 2
+                                one experiment per set and seed on a Dask cluster (--scheduler tcp://HOST:PORT,
+                                or a local one with --workers N), pulled back and compared
+
+`team` needs the team extra and `sweep` the cluster extra: pip install -e '.[team,cluster]'.
 """
 from __future__ import annotations
 
@@ -12,9 +14,28 @@ import argparse
 import sys
 from pathlib import Path
 
+from autoencoders.__main__ import add_common, program
 from autoencoders.errors import UserError
 
 from . import team as stack
+
+# command -> (the extra that installs what it imports, those modules)
+EXTRAS = {"team": ("team", ("psycopg2", "boto3", "moto")), "sweep": ("cluster", ("distributed", "dask"))}
+
+
+class MissingExtra(UserError, ImportError):
+    """A command's optional dependencies are not installed."""
+
+
+def require_extra(command: str, prog: str) -> None:
+    """Name the extra a command needs, before it does any work, where its modules are missing."""
+    import importlib.util
+
+    extra, modules = EXTRAS[command]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(f"`{prog} {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
+                           f"pip install -e '.[{extra}]'")
 
 
 def team(args) -> None:
@@ -69,8 +90,11 @@ def sweep(args) -> int:
         else:
             print(f"{name} ({overrides[name]}) failed: {outcome}", file=sys.stderr)
     fan.gather(repo, finished)
-    if finished:
-        autoencoders_cli(["compare", "--experiments", *sorted(finished)])
+    if finished:  # the rows that answer the sweep's question; every row one flag away
+        autoencoders_cli(["compare", "--experiments", *sorted(finished), *([] if args.all_rows else ["--changed"])])
+        if not args.all_rows:
+            print(f"(rows that differ only; every row: autoencoders compare --experiments {' '.join(sorted(finished))})",
+                  file=sys.stderr)
     return 1 if len(finished) < len(tasks) else 0
 
 
@@ -81,7 +105,7 @@ def positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
+    top = argparse.ArgumentParser(prog=program("ops", "autoencoders-ops"), description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
     tm = commands.add_parser("team", help="start or stop the local team stack")
@@ -97,18 +121,28 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--threads", type=positive, help="torch and BLAS threads of each experiment (default: a local "
                     "cluster's share of this machine's cores; on a scheduler's workers, all of the worker machine's)")
     sw.add_argument("--prefix", default="sweep", help="experiment names: PREFIX-<digest of baseline and overrides>")
+    sw.add_argument("--all-rows", action="store_true", help="the summary's every row, not only those that differ")
     sw.set_defaults(run=sweep)
+    add_common(top, commands, parser)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
     try:
+        if args.command in EXTRAS:
+            require_extra(args.command, top.prog)
         return args.run(args) or 0
     except UserError as err:  # a piece of the stack missing, a scheduler that does not answer: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The installed `autoencoders-ops` command."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()
