@@ -117,7 +117,8 @@ def corrupt_checkpoint(ws, tmp):
     (tmp / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
     outs = {flag: str(tmp / name) for flag, name in (
         ("--embeddings", "emb.parquet"), ("--evaluate", "metrics.json"), ("--figures", "out"),
-        ("--densities", "densities.npz"), ("--gaussians", "gaussians.json"), ("--generated", "point.png"))}
+        ("--densities", "densities.npz"), ("--gaussians", "gaussians.json"), ("--generated", "point.png"),
+        ("--explorer", "explorer.html"), ("--gallery", "gallery.npz"))}
     return stage("analyze", "mlp", "--model", str(tmp / "bad.pt"), "--split", str(ws / "split"), "--history",
                  str(tmp / "history.csv"), "--judge", str(tmp / "judge.pt"), "--reference", str(tmp / "ref.npz"),
                  "--floor", str(tmp / "floor.json"), *[x for pair in outs.items() for x in pair])
