@@ -3,6 +3,7 @@
   autoencoders decode VARIANT --z 2,-4 -o out.png   decode one latent point to a PNG
   autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
   autoencoders ui [--port 5000]                      MLflow's UI on this project's store
+  autoencoders champion VARIANT STATE                move @champion to a pipeline state's registered model
   autoencoders completion bash|zsh                   a shell completion script (source it)
 
 The team stack's servers and sweeps start from the operations' command: autoencoders-ops.
@@ -80,7 +81,9 @@ def compare(args) -> None:
         plots.save(plots.sweep_plot(result.points, args.x, label, f"{label} against {args.x}"), out.with_suffix(".png"))
         print(markdown + f"\nwrote {out.with_suffix('.png')} and {out.with_suffix('.md')}")
     else:
-        print(cmp.table(groups, variants, args.figures or list(HEADLINE), args.changed))
+        spread_file = args.repo / "reports" / "seed_spread.json"
+        spread_sd = io.read_json(spread_file).get("sd", {}) if spread_file.is_file() else {}
+        print(cmp.table(groups, variants, args.figures or list(HEADLINE), args.changed, spread_sd))
     if args.save_spread:
         if len(groups[0].runs) < 2:
             raise cmp.CompareError(f"--save-spread: {groups[0].label} has no seed repeats; queue some with "
@@ -116,6 +119,14 @@ def ui(args) -> None:
     # browsing needs no server-side jobs (GenAI scorers); they would start seven busy worker processes
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)])
+
+
+def champion(args) -> None:
+    from . import registry, tracking
+
+    with tracking.store_lock(), tracking.server_requests():
+        client, experiment = tracking.connect(tracking.EXPERIMENT)
+        print(f"@champion is now {registry.crown(client, experiment, args.variant, args.state)}")
 
 
 def version() -> str:
@@ -183,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     mlf.add_argument("--states", nargs="+", metavar="NAME",
                      help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
     mlf.set_defaults(run=ui)
+
+    crown = commands.add_parser("champion", help="move a registered model's @champion to a pipeline state's version")
+    crown.add_argument("variant")
+    crown.add_argument("state", help="a DVC experiment's name, or workspace")
+    crown.set_defaults(run=champion)
 
     add_common(top, commands, parser)
     return top

@@ -205,8 +205,23 @@ def differences(groups: list[Group]) -> dict[int, str]:
     return out
 
 
-def table(groups: list[Group], variants: list[str], figures: list[str], changed_only: bool = False) -> str:
-    """Markdown: one row per variant and figure, one column per group (A, B, ...), with a legend."""
+def challenges(groups: list[Group], metric: str, spread_sd: dict[str, float]) -> list[bool]:
+    """Per group: whether it beats the first group (the baseline, whose workspace state on main holds
+    the registry's @champion) on registry.FIGURE by more than registry.CHALLENGE_SDS seed sd, the rule
+    by which track gives a registered model @challenger."""
+    from .registry import CHALLENGE_SDS, FIGURE
+
+    sd, base = spread_sd.get(metric), groups[0].summary(metric)
+    if not metric.endswith(f".{FIGURE}") or sd is None or base is None:
+        return [False] * len(groups)
+    return [i > 0 and (s := g.summary(metric)) is not None and base[0] - s[0] > CHALLENGE_SDS * sd
+            for i, g in enumerate(groups)]
+
+
+def table(groups: list[Group], variants: list[str], figures: list[str], changed_only: bool = False,
+          spread_sd: dict[str, float] | None = None) -> str:
+    """Markdown: one row per variant and figure, one column per group (A, B, ...), with a legend; a
+    challenger of the baseline marked (spread_sd: reports/seed_spread.json's sd)."""
     letters = [chr(ord("A") + i) if i < 26 else f"G{i}" for i in range(len(groups))]
     rows = [(v, f, f"{v}.{f}") for v in variants for f in figures] + [tuple(key.split(".")) + (key,) for key in JUDGE_HEADLINES]
     lines = ["| variant | figure | " + " | ".join(letters) + " |", "|---|---|" + "---|" * len(groups)]
@@ -214,7 +229,8 @@ def table(groups: list[Group], variants: list[str], figures: list[str], changed_
         summaries = [g.summary(metric) for g in groups]
         if not any(summaries) or changed_only and len({s and f"{s[0]:.4g}" for s in summaries}) == 1:
             continue
-        cells = [cell(s) for s in summaries]
+        cells = [cell(s) + (" (challenger)" if won else "")
+                 for s, won in zip(summaries, challenges(groups, metric, spread_sd or {}))]
         lines.append(f"| {variant} | {figure} | " + " | ".join(cells) + " |")
     diff = differences(groups)
     legend = [f"{letters[i]}: {g.label}: {diff[i]}" for i, g in enumerate(groups)]

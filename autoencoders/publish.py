@@ -45,18 +45,41 @@ def state_digest(paths: list[Path]) -> str:
 
 
 def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
-            report_files: list[Path], headline: dict[str, float]) -> str:
+            report_files: list[Path], headline: dict[str, float], spread_sd: dict[str, float]) -> tuple[str, dict]:
     """Log one pipeline state: a parent run with the comparison table and the headline metrics
     (reports/metrics.json's `<variant>.<figure>` as `<variant>/<figure>`), one child per variant with all of its figures.
 
+    Then every variant's model is registered (registry.py) and given its alias.
+
     Idempotent: a state already logged completely is left as it is; a partial one (an interrupted
-    earlier attempt) is deleted and logged again. Returns the parent run id.
+    earlier attempt) is deleted and logged again. Returns (the parent run id, variant -> (registered
+    model version, the alias it was given or '')); spread_sd: the seed spread's sd of each headline figure.
     """
     with store_lock(), server_requests():  # parallel queue workers take turns on a local SQLite store
         client, experiment = connect(EXPERIMENT)
+        # the registry too: MLflow's SQLite registry finds a models:/m-<id> source through the
+        # process-wide tracking URI, not the client's (mlflow/store/model_registry/sqlalchemy_store.py)
         with _fluent(store()[0]):
-            return _publish(client, experiment, state, table, params_obj, variants_dir, models_dir, split_dir,
-                            report_files, headline)
+            parent = _publish(client, experiment, state, table, params_obj, variants_dir, models_dir, split_dir,
+                              report_files, headline)
+            return parent, _register(client, experiment, parent, spread_sd)
+
+
+def _register(client, experiment: str, parent_id: str, spread_sd: dict[str, float]) -> dict:
+    """Register each child run's model (no new version for a checkpoint registered before) and give it
+    its alias: variant -> (version, alias or '')."""
+    from . import registry
+
+    out = {}
+    for child in client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'"):
+        variant, tags_ = child.data.tags["variant"], child.data.tags
+        figure = child.data.metrics["evaluate.sq_error_per_image"]
+        version = registry.register(client, child, figure, {k: tags_[k] for k in ("git_commit", "dvc_exp_name",
+                                                                                     "pipeline_state")})
+        alias = registry.assign(client, version, tags_["dvc_exp_name"], figure,
+                                spread_sd.get(f"{variant}.{registry.FIGURE}"))
+        out[variant] = (version.version, alias)
+    return out
 
 
 @contextlib.contextmanager

@@ -139,19 +139,28 @@ def as_params(obj: dict, prefix: str = "") -> dict:
     return io.flatten(obj, prefix, lambda value: ",".join(map(str, value)) if isinstance(value, list) else value)
 
 
+SYSTEM_METRICS_EVERY = 2  # seconds between samples of CPU, memory (and GPU, where there is one)
+
+
 class LiveRun:
-    """A run in LIVE_EXPERIMENT that shows a variant's loss per epoch while it trains."""
+    """A run in LIVE_EXPERIMENT that shows a variant's training as it happens: the loss per epoch, a
+    strip of validation digits above their reconstructions per epoch (the image's step slider walks
+    the epochs), and MLflow's system metrics, sampled in a thread of their own."""
 
     def __init__(self, variant: str, run_params: dict):
         from mlflow.entities import Param
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
         with store_lock(), server_requests():
             self.client, experiment = connect(LIVE_EXPERIMENT)
             self.run_id = self.client.create_run(experiment, run_name=f"train {variant}",
                                                  tags=tags(variant=variant, stage="train")).info.run_id
             self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in as_params(run_params).items()])
+        self.system = SystemMetricsMonitor(self.run_id, sampling_interval=SYSTEM_METRICS_EVERY,
+                                           tracking_uri=store()[0])
 
-    def log_epoch(self, row: dict) -> None:
+    def log_epoch(self, row: dict, strip=None) -> None:
+        """The epoch's losses, and strip (a uint8 image: digits above their reconstructions) if given."""
         import time
 
         from mlflow.entities import Metric
@@ -160,11 +169,15 @@ class LiveRun:
         with store_lock(), server_requests():
             self.client.log_batch(self.run_id, metrics=[Metric(key, row[key], now, row["epoch"])
                                                         for key in ("train_loss", "val_loss")])
+            if strip is not None:  # synchronous: see publish._log_image
+                self.client.log_image(self.run_id, strip, key="reconstructions", step=row["epoch"], synchronous=True)
 
     def __enter__(self):
+        self.system.start()
         return self
 
     def __exit__(self, kind, err, tb):
+        self.system.finish()
         with store_lock(), server_requests():
             self.client.set_terminated(self.run_id, "FINISHED" if kind is None else "FAILED")
         return False

@@ -107,6 +107,29 @@ def mean_loss(model: torch.nn.Module, tensors: Tensors, batch_size: int = 1000) 
     return total / n
 
 
+STRIP = 8  # validation digits shown each epoch
+
+
+@torch.no_grad()
+def reconstruction_strip(model: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    """The first STRIP images above their reconstructions, uint8 (57, 8 * 29 - 1), white between tiles.
+
+    In eval mode, with the model's own mode restored after, and drawing on no random state (the VAE
+    decodes its mean code): logging it during training leaves the trained weights as they were."""
+    was_training = model.training
+    model.eval()
+    try:
+        x = images[:STRIP]
+        pair = torch.cat([x, model(x)]).squeeze(1).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    canvas = np.ones((2 * 29 - 1, len(x) * 29 - 1))
+    for i, img in enumerate(pair):
+        r, c = divmod(i, len(x))
+        canvas[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = img
+    return (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
+
+
 def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, *,
         seed: int, name: str = "model", on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train in place with Adam; return one history row per epoch (train and val loss, seconds).

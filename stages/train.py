@@ -16,7 +16,7 @@ import torch
 
 from autoencoders import data, errors, io, layout, models, params, tracking
 from autoencoders.models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
-from autoencoders.train import fit, pick_device, seed_everything
+from autoencoders.train import fit, pick_device, reconstruction_strip, seed_everything
 
 
 def train_variant(variant: params.Variant, seed: int, split_dir: Path, device: torch.device, on_epoch=None):
@@ -26,7 +26,8 @@ def train_variant(variant: params.Variant, seed: int, split_dir: Path, device: t
     seed_everything(seed)
     model = models.build(variant.family, variant.arch).to(device)
     start = time.perf_counter()
-    history = fit(model, train_x, val_x, variant.train, seed=seed, name=variant.name, on_epoch=on_epoch)
+    watch = on_epoch and (lambda row: on_epoch(row, model, val_x))
+    history = fit(model, train_x, val_x, variant.train, seed=seed, name=variant.name, on_epoch=watch)
     seconds = time.perf_counter() - start
     last = history[-1]
     metrics = {"train_loss": last["train_loss"], "val_loss": last["val_loss"], "epochs": variant.train.epochs,
@@ -53,10 +54,16 @@ def main() -> None:
     variant = params.variant(p, args.variant)
     device = pick_device(variant.train.device, variant.key("device"))
     run_params = {"seed": p.seed, "family": variant.family, "arch": variant.arch, "train": dataclasses.asdict(variant.train)}
+    rows = []
+
+    def watch(row: dict, model, val_x) -> None:  # each epoch: the losses, the strip, history.csv so far
+        rows.append({k: row[k] for k in ("epoch", "train_loss", "val_loss")})
+        live.log_epoch(row, reconstruction_strip(model, val_x))
+        io.write_csv(args.history, rows)  # atomically: `dvc plots show` can follow a running training
+
     with tracking.LiveRun(variant.name, run_params) as live:  # checks the tracking server before any work
-        model, history, metrics, timing = train_variant(variant, p.seed, args.split, device, on_epoch=live.log_epoch)
+        model, history, metrics, timing = train_variant(variant, p.seed, args.split, device, on_epoch=watch)
     models.save_checkpoint(model, args.model)
-    io.write_csv(args.history, [{k: row[k] for k in ("epoch", "train_loss", "val_loss")} for row in history])
     io.write_json(args.metrics, metrics)
     io.write_json(args.timing, timing)
     print(f"{args.variant}: validation squared error per image {metrics['val_sq_error_per_image']:.3f} "

@@ -178,7 +178,7 @@ def make_project(path: Path, source: Path, variants: list[str] | None = None) ->
         src, dst = ROOT / item, path / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
-    run(["git", "init", "-q"], path)
+    run(["git", "init", "-q", "-b", "main"], path)  # the branch whose workspace state holds @champion
     run(["git", "config", "user.email", "test@example.com"], path)
     run(["git", "config", "user.name", "test"], path)
     run(["dvc", "init", "-q"], path)

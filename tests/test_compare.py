@@ -62,6 +62,15 @@ def test_seed_repeats_group_into_mean_sd_and_n():
     assert "pca30" not in changed and "conv30" in changed
 
 
+def test_an_experiment_that_beats_the_baseline_by_two_seed_sd_is_marked_challenger():
+    groups, _ = groups_of(exp_show(experiment("close", params(dim=40), metrics(2.7)),
+                                   experiment("clear", params(dim=60), metrics(2.0))))
+    sd = {"conv30.test_sq_error_per_image": 0.2}  # close: 0.3 better (1.5 sd); clear: 1.0 better (5 sd)
+    text = compare.table(groups, ["conv30"], ["test_sq_error_per_image"], spread_sd=sd)
+    assert "| conv30 | test_sq_error_per_image | 3 | 2.7 | 2 (challenger) |" in text
+    assert "(challenger)" not in compare.table(groups, ["conv30"], ["test_sq_error_per_image"])  # no spread, no claim
+
+
 def test_failed_and_queued_experiments_are_left_out_with_a_reason():
     groups, messages = groups_of(exp_show(experiment("q", params(seed=5), None, state="queued"),
                                           experiment("r", params(seed=6), None, state="running"),

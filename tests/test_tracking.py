@@ -38,3 +38,24 @@ def test_fluent_logging_points_mlflow_back(monkeypatch, tmp_path, outside):
     with publish._fluent(f"sqlite:///{tmp_path / 'mlflow.db'}"):
         assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert os.environ.get("MLFLOW_TRACKING_URI") == outside and mlflow.get_tracking_uri() == before
+
+
+@pytest.mark.slow  # a real SQLite store: its schema alone takes seconds to create
+def test_a_live_run_shows_each_epochs_strip_and_system_metrics(tmp_path, monkeypatch):
+    import re
+    import time
+
+    import numpy as np
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # the store: tmp_path/mlflow.db
+    monkeypatch.setattr(tracking, "SYSTEM_METRICS_EVERY", 1)
+    strip = np.zeros((57, 231), np.uint8)
+    with tracking.LiveRun("tiny", {"seed": 0}) as live:
+        for epoch in (1, 2):
+            live.log_epoch({"epoch": epoch, "train_loss": 1.0, "val_loss": 0.5}, strip)
+        time.sleep(2.5)  # two samples of the system's figures
+    client = MlflowClient(tracking.store()[0])
+    assert any(key.startswith("system/cpu") for key in client.get_run(live.run_id).data.metrics)
+    pngs = [a.path for a in client.list_artifacts(live.run_id, "images") if a.path.endswith(".png")]
+    assert sorted(int(re.search(r"reconstructions\+step\+(\d+)\+", p).group(1)) for p in pngs) == [1, 2]

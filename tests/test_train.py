@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from autoencoders import models, params
-from autoencoders.train import TrainingDiverged, fit, seed_everything
+from autoencoders.train import STRIP, TrainingDiverged, fit, reconstruction_strip, seed_everything
 from conftest import ROOT, run, synthetic_digits
 
 SHARED_TRAIN = params.load(ROOT / "params.yaml").train
@@ -55,6 +55,35 @@ def test_vae_training_is_deterministic_too():
     arch = {"latent_dim": 2, "hidden": [16]}
     (a, _), (b, _) = train_once(cfg, "vae", arch), train_once(cfg, "vae", arch)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("family, arch", [("vae", {"latent_dim": 4, "hidden": [16]}),
+                                          ("ksparse", {"latent_dim": 64, "k": 4, "alpha": 2})])
+def test_watching_training_leaves_the_weights_as_they_were(family, arch):
+    """A strip drawn after every epoch: the same weights, bit for bit, as training unwatched (the VAE
+    and the k-sparse model act differently in training mode: the strip must not leave them in eval)."""
+    cfg = shared_train(epochs=2, batch_size=32)
+    plain, _ = train_once(cfg, family, arch)
+    seed_everything(0)
+    watched = models.build(family, arch)
+    strips, val = [], images(32, 1)
+    fit(watched, images(96, 0), val, cfg, seed=0, name="tiny", on_epoch=lambda row: strips.append(
+        (torch.get_rng_state(), reconstruction_strip(watched, val), torch.get_rng_state())))
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), watched.state_dict().values()))
+    assert all(torch.equal(before, after) for before, _, after in strips)  # no random state drawn
+    strip = strips[-1][1]
+    assert strip.dtype.name == "uint8"
+    assert strip.shape == (57, STRIP * 29 - 1) and strip[:28, :28].max() > 0  # digits on top, reconstructions below
+
+
+def test_the_strip_restores_the_models_mode():
+    model = models.build("mlp", {"latent_dim": 2, "hidden": [8]})
+    model.train()
+    reconstruction_strip(model, images(8, 0))
+    assert model.training
+    model.eval()
+    reconstruction_strip(model, images(8, 0))
+    assert not model.training
 
 
 def test_diverging_loss_names_variant_epoch_and_batch():
