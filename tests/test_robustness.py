@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from conftest import BIN, run, run_queue, set_param
+from conftest import BIN, SMALL_SET, run, run_queue, set_param
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
@@ -32,6 +32,8 @@ def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(fin
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("autoencoders").experiment_id
     assert len(client.search_runs([experiment], "tags.role = 'pipeline'")) == 1
+    for variant in SMALL_SET:  # and no second registered version: the same checkpoints
+        assert len(client.search_model_versions(f"name = 'autoencoders-{variant}'")) == 1
 
     # a re-measured seed spread changes what the report shows, not a metric: a new state all the same
     spread_file = project / "reports" / "seed_spread.json"
