@@ -4,6 +4,7 @@
   autoencoders compare [...]                         experiments side by side, seeds as mean ± sd
   autoencoders ui [--port 5000]                      MLflow's UI on this project's store
   autoencoders champion VARIANT STATE                move @champion to a pipeline state's registered model
+  autoencoders champion --from-metrics               main's figures into reports/champion.json (the report's)
   autoencoders completion bash|zsh                   a shell completion script (source it)
 
 The team stack's servers and sweeps start from the operations' command: autoencoders-ops.
@@ -14,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .champion import FILE as CHAMPION_FILE
 from .errors import UserError
 
 
@@ -122,11 +124,25 @@ def ui(args) -> None:
 
 
 def champion(args) -> None:
-    from . import registry, tracking
+    from . import champion as rule, io
 
-    with tracking.store_lock(), tracking.server_requests():
-        client, experiment = tracking.connect(tracking.EXPERIMENT)
-        print(f"@champion is now {registry.crown(client, experiment, args.variant, args.state)}")
+    held = io.read_json(args.file) if args.file.is_file() else {"figure": rule.FIGURE, "values": {}}
+    if args.from_metrics:
+        if args.variant:
+            raise UsageError("champion: give either VARIANT STATE or --from-metrics, not both")
+        held = rule.from_metrics(io.read_json(args.from_metrics))
+    elif not args.state:
+        raise UsageError("champion: give VARIANT STATE (a DVC experiment's name, or workspace), or --from-metrics")
+    else:
+        from . import registry, tracking
+
+        with tracking.store_lock(), tracking.server_requests():
+            client, experiment = tracking.connect(tracking.EXPERIMENT)
+            version = registry.crown(client, experiment, args.variant, args.state)
+        print(f"@champion is now {version.name} version {version.version}")
+        held["values"][args.variant] = float(version.tags[rule.FIGURE])
+    io.write_json(args.file, held)
+    print(f"wrote {args.file}: the figures an experiment's report is measured against (dvc repro re-runs report)")
 
 
 def version() -> str:
@@ -196,8 +212,11 @@ def parser() -> argparse.ArgumentParser:
     mlf.set_defaults(run=ui)
 
     crown = commands.add_parser("champion", help="move a registered model's @champion to a pipeline state's version")
-    crown.add_argument("variant")
-    crown.add_argument("state", help="a DVC experiment's name, or workspace")
+    crown.add_argument("variant", nargs="?")
+    crown.add_argument("state", nargs="?", help="a DVC experiment's name, or workspace")
+    crown.add_argument("--from-metrics", type=Path, nargs="?", const=Path("reports/metrics.json"), metavar="JSON",
+                       help="instead: every variant's figure from a state's headline metrics (default reports/metrics.json)")
+    crown.add_argument("--file", type=Path, default=Path(CHAMPION_FILE), help="the champion's figures, kept in git")
     crown.set_defaults(run=champion)
 
     add_common(top, commands, parser)

@@ -207,14 +207,13 @@ def differences(groups: list[Group]) -> dict[int, str]:
 
 def challenges(groups: list[Group], metric: str, spread_sd: dict[str, float]) -> list[bool]:
     """Per group: whether it beats the first group (the baseline, whose workspace state on main holds
-    the registry's @champion) on registry.FIGURE by more than registry.CHALLENGE_SDS seed sd, the rule
-    by which track gives a registered model @challenger."""
-    from .registry import CHALLENGE_SDS, FIGURE
+    the registry's @champion) by champion.py's rule, by which track gives a model @challenger."""
+    from .champion import FIGURE, beats
 
-    sd, base = spread_sd.get(metric), groups[0].summary(metric)
-    if not metric.endswith(f".{FIGURE}") or sd is None or base is None:
+    base = groups[0].summary(metric)
+    if not metric.endswith(f".{FIGURE}") or base is None:
         return [False] * len(groups)
-    return [i > 0 and (s := g.summary(metric)) is not None and base[0] - s[0] > CHALLENGE_SDS * sd
+    return [i > 0 and (s := g.summary(metric)) is not None and beats(base[0], s[0], spread_sd.get(metric))
             for i, g in enumerate(groups)]
 
 

@@ -69,6 +69,7 @@ def _register(client, experiment: str, parent_id: str, spread_sd: dict[str, floa
     """Register each child run's model (no new version for a checkpoint registered before) and give it
     its alias: variant -> (version, alias or '')."""
     from . import registry
+    from .champion import FIGURE
 
     out = {}
     for child in client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'"):
@@ -77,7 +78,7 @@ def _register(client, experiment: str, parent_id: str, spread_sd: dict[str, floa
         version = registry.register(client, child, figure, {k: tags_[k] for k in ("git_commit", "dvc_exp_name",
                                                                                      "pipeline_state")})
         alias = registry.assign(client, version, tags_["dvc_exp_name"], figure,
-                                spread_sd.get(f"{variant}.{registry.FIGURE}"))
+                                spread_sd.get(f"{variant}.{FIGURE}"))
         out[variant] = (version.version, alias)
     return out
 

@@ -5,9 +5,8 @@ A version is one checkpoint (its MD5 in the tag checkpoint_md5), so logging the 
 a state whose variant did not change, adds no version. Aliases say which version to use:
 - `champion`: the version of the main branch's workspace state (set whenever track logs it), or the
   one a user chose with `autoencoders champion VARIANT STATE`;
-- `challenger`: the newest version from an experiment whose test squared error per image beats the
-  champion's by more than CHALLENGE_SDS seed sd (reports/seed_spread.json): a difference the seeds
-  alone do not make.
+- `challenger`: the newest version from an experiment that beats the champion by champion.py's rule
+  (its test squared error per image lower by more than 2 seed sd, reports/seed_spread.json).
 Only the track stage and the command line run this module.
 """
 from __future__ import annotations
@@ -15,11 +14,11 @@ from __future__ import annotations
 import os
 import subprocess
 
+from .champion import FIGURE, beats
+
 PREFIX = "AUTOENCODERS_MODEL_PREFIX"  # the environment variable that renames every registered model
 DEFAULT_PREFIX = "autoencoders-"
 CHAMPION_BRANCH = "main"
-CHALLENGE_SDS = 2.0
-FIGURE = "test_sq_error_per_image"  # the figure a challenger must beat the champion by
 
 
 def model_name(variant: str) -> str:
@@ -71,18 +70,18 @@ def assign(client, version, state: str, figure: float, sd: float | None) -> str:
         client.set_registered_model_alias(version.name, "champion", version.version)
         return "champion"
     current = champion(client, version.name)
-    if current is None or sd is None or current.version == version.version:
+    if current is None or current.version == version.version:
         return ""
-    if float(current.tags[FIGURE]) - figure > CHALLENGE_SDS * sd:
+    if beats(float(current.tags[FIGURE]), figure, sd):
         client.set_registered_model_alias(version.name, "challenger", version.version)
         return "challenger"
     return ""
 
 
-def crown(client, experiment: str, variant: str, state: str) -> str:
+def crown(client, experiment: str, variant: str, state: str):
     """Move `champion` to the version holding a variant's model in a pipeline state (a DVC experiment's
     name, or workspace; its newest logging), whichever state registered that checkpoint first;
-    returns 'name version N'."""
+    returns that version."""
     from .errors import UserError
 
     runs = client.search_runs([experiment], f"tags.role = 'variant' and tags.variant = '{variant}' "
@@ -92,4 +91,4 @@ def crown(client, experiment: str, variant: str, state: str) -> str:
     if version is None:
         raise UserError(f"no registered version of {name} in pipeline state {state!r} (track registers it)")
     client.set_registered_model_alias(name, "champion", version.version)
-    return f"{name} version {version.version}"
+    return version

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 
-from . import layout
+from . import champion, layout
 
 # Hinton & Salakhutdinov, Science 313 (2006): average squared reconstruction error per test image.
 PAPER_2006 = {"autoencoder 784-1000-500-250-30": 3.00, "PCA, 30 components": 13.87}
@@ -53,6 +54,7 @@ LABELS = {  # column -> its heading in the Markdown and HTML tables, in this ord
     "reconstructed_judge_accuracy": "reconstructed judge acc.",
 }
 COLLAPSED_MARK = " ⚠"
+CHALLENGER_MARK = " (challenger)"
 
 
 def _get(obj, dotted: str):
@@ -114,9 +116,10 @@ def _format(value) -> str:
 
 
 def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None,
-                  labels: dict[str, str] = LABELS) -> pd.DataFrame:
+                  labels: dict[str, str] = LABELS, challengers: Collection[str] = ()) -> pd.DataFrame:
     """Formatted cells under their headings (labels: column -> heading, in order): `value ± sd` where
-    spread (`<variant>.<figure>` -> sd over seeds) knows the figure's noise, and collapsed variants marked."""
+    spread (`<variant>.<figure>` -> sd over seeds) knows the figure's noise, collapsed variants marked,
+    and the figure of each challenger (champion.py) too."""
     spread = spread or {}
     shown = pd.DataFrame(index=[f"{n}{COLLAPSED_MARK if c else ''}" for n, c in table["collapsed"].items()])
     shown.index.name = "variant"
@@ -124,7 +127,8 @@ def display_table(table: pd.DataFrame, spread: dict[str, float] | None = None,
         cells = []
         for name, value in table[column].items():
             sd = spread.get(f"{name}.{column}")
-            cells.append(_format(value) + (f" ± {sd:.2g}" if sd is not None else ""))  # the noise's own digits
+            cells.append(_format(value) + (f" ± {sd:.2g}" if sd is not None else "")  # the noise's own digits
+                         + (CHALLENGER_MARK if column == champion.FIGURE and name in challengers else ""))
         shown[label] = cells
     return shown
 
@@ -152,8 +156,8 @@ def paper_comparison(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def notes(table: pd.DataFrame, spread_seeds: int | None) -> list[str]:
-    """Sentences under the table: what ± means, which variants collapsed."""
+def notes(table: pd.DataFrame, spread_seeds: int | None, challengers: Collection[str] = ()) -> list[str]:
+    """Sentences under the table: what ± means, which variants collapsed, which are challengers."""
     out = []
     if spread_seeds:
         out.append(f"± is the standard deviation of a figure over {spread_seeds} seeds of the default params "
@@ -163,6 +167,9 @@ def notes(table: pd.DataFrame, spread_seeds: int | None) -> list[str]:
     if collapsed:
         out.append(f"{COLLAPSED_MARK.strip()} collapsed to the mean image (test error within 5% of predicting the "
                    f"mean training image; its codes carry almost nothing): {', '.join(collapsed)}.")
+    if challengers:
+        out.append(f"{CHALLENGER_MARK.strip()}: beats the champion (main's figure in {champion.FILE}) by more than "
+                   f"{champion.CHALLENGE_SDS:g} seed sd, as the registry's @challenger does: {', '.join(challengers)}.")
     return out
 
 
@@ -186,13 +193,14 @@ GENERATION_INTRO = ("Each variant fits a density per digit to its training codes
                     "the samples' (diversity); Kynkaanniemi et al. 2019, k = 3, in the judge's feature space.")
 
 
-def summary_markdown(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, spread: dict | None = None) -> str:
+def summary_markdown(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, spread: dict | None = None,
+                     challengers: Collection[str] = ()) -> str:
     spread = spread or {}
     return "\n\n".join([
         "# Autoencoders on MNIST: summary",
         INTRO.format(judge=judge["test_accuracy"]),
-        to_markdown(display_table(table, spread.get("sd"))),
-        *notes(table, spread.get("n")),
+        to_markdown(display_table(table, spread.get("sd"), challengers=challengers)),
+        *notes(table, spread.get("n"), challengers),
         "## Generated digits: densities per digit",
         GENERATION_INTRO,
         to_markdown(densities),
@@ -211,7 +219,8 @@ AT_A_GLANCE = {  # the columns of the report's first table, narrow enough for a 
     "generated_judge_accuracy": "generated judge acc."}
 
 
-def at_a_glance(table: pd.DataFrame, floor: float, spread: dict[str, float] | None = None) -> pd.DataFrame:
+def at_a_glance(table: pd.DataFrame, floor: float, spread: dict[str, float] | None = None,
+                challengers: Collection[str] = ()) -> pd.DataFrame:
     """The headline figures a reader compares first, `± sd` where the seed spread knows the figure;
     generated fd_judge as a multiple of the real-image floor."""
     spread = dict(spread or {})
@@ -220,7 +229,7 @@ def at_a_glance(table: pd.DataFrame, floor: float, spread: dict[str, float] | No
         sd = spread.get(f"{name}.generated_fd_judge")
         if sd is not None:
             spread[f"{name}.generated_fd_over_floor"] = sd / floor
-    return display_table(table, spread, AT_A_GLANCE)
+    return display_table(table, spread, AT_A_GLANCE, challengers)
 
 
 def _img(src: str, alt: str) -> str:
@@ -240,12 +249,13 @@ figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 6
 
 
 def summary_html(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, figures: dict[str, list[str]],
-                 gallery: dict[str, str], explorers: dict[str, str], spread: dict | None = None) -> str:
+                 gallery: dict[str, str], explorers: dict[str, str], spread: dict | None = None,
+                 challengers: Collection[str] = ()) -> str:
     """The report page: the gallery and the figures at a glance first; every figure, the densities and
     each variant's pictures folded below. Images and explorers are linked relatively (figures: variant
     -> its PNGs; gallery: PNG -> heading; explorers: variant -> its explorer page)."""
     spread = spread or {}
-    glance = at_a_glance(table, judge["fd_judge_floor"], spread.get("sd"))
+    glance = at_a_glance(table, judge["fd_judge_floor"], spread.get("sd"), challengers)
     glance["explore"] = [f'<a href="{html.escape(explorers[name])}">explorer</a>' for name in table.index]
     pictures = "".join(f"<h2>{html.escape(title)}</h2>{_img(p, title)}" for p, title in gallery.items())
     variants = "".join(_folded(
@@ -253,7 +263,7 @@ def summary_html(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, figu
         "".join(f"<figure>{_img(p, f'{name} {Path(p).stem}')}<figcaption>"
                 f"{FIGURE_TITLES.get(Path(p).stem, Path(p).stem)}</figcaption></figure>" for p in paths), name)
         for name, paths in figures.items())
-    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in notes(table, spread.get("n")))
+    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in notes(table, spread.get("n"), challengers))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Autoencoders on MNIST</title><style>
@@ -267,7 +277,8 @@ def summary_html(table: pd.DataFrame, judge: dict, densities: pd.DataFrame, figu
 <div class="scroll">{glance.to_html(escape=False, index_names=False)}</div>
 {paragraphs}
 <p>{html.escape(INTRO.format(judge=judge["test_accuracy"]))}</p>
-{_folded("Every figure of every variant", f'<div class="scroll">{display_table(table, spread.get("sd")).to_html()}</div>',
+{_folded("Every figure of every variant",
+         f'<div class="scroll">{display_table(table, spread.get("sd"), challengers=challengers).to_html()}</div>',
          "all-figures")}
 {_folded("Generated digits: every density of every variant", f"<p>{html.escape(GENERATION_INTRO)}</p>"
          f'<div class="scroll">{densities.to_html(float_format=lambda v: f"{v:.3f}", na_rep="-")}</div>', "densities")}

@@ -1,7 +1,8 @@
 """report: compare every variant in one table; write the headline metrics, summary.md and index.html.
 
 Reads: VARIANTS/V/*.json and figures for every variant in params.yaml, the judge's metrics and floor, and the
-seed spread of the headline figures (measured by `python -m autoencoders compare --save-spread`).
+seed spread of the headline figures (measured by `autoencoders compare --save-spread`) and main's
+champion figures (reports/champion.json), which mark an experiment's challengers.
 Writes: metrics.json (the only DVC metrics: `<variant>.<figure>` headline figures), summary.md and
 index.html, which links the figures relatively, so the reports folder can be opened or moved as it is.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import data, errors, gallery, io, layout, params, plots, report
+from autoencoders import champion, data, errors, gallery, io, layout, params, plots, report
 
 
 def main() -> None:
@@ -21,6 +22,7 @@ def main() -> None:
     parser.add_argument("--judge-metrics", required=True)
     parser.add_argument("--floor", required=True, help="the floor stage's JSON: real images' figures")
     parser.add_argument("--spread", required=True, help="sd of the headline figures over seeds (JSON)")
+    parser.add_argument("--champion", required=True, help="main's figures a challenger must beat (champion.py)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--html", type=Path, required=True)
@@ -32,6 +34,8 @@ def main() -> None:
     judge = {**io.read_json(args.judge_metrics), **io.read_json(args.floor)}
     densities = report.density_table(args.variants, list(p.variants), judge)
     spread = io.read_json(args.spread)
+    challengers = champion.challengers(io.read_json(args.champion), table[champion.FIGURE].to_dict(),
+                                       spread.get("sd", {}))
     figures = {name: sorted(os.path.relpath(f, args.html.parent) for f in [
         *(args.variants / name / layout.FIGURES).glob("*.png"), args.variants / name / layout.GENERATED])
         for name in p.variants}
@@ -49,9 +53,10 @@ def main() -> None:
                 for name, title in gallery.NAMES.items()}
     explorers = {name: os.path.relpath(args.variants / name / gallery.EXPLORER, args.html.parent) for name in p.variants}
     io.write_json(args.metrics, report.headline_metrics(table, judge))
-    io.write_text(args.markdown, report.summary_markdown(table, judge, densities, spread))
-    io.write_text(args.html, report.summary_html(table, judge, densities, figures, pictures, explorers, spread))
-    print(report.to_markdown(report.display_table(table, spread.get("sd"))))
+    io.write_text(args.markdown, report.summary_markdown(table, judge, densities, spread, challengers))
+    io.write_text(args.html, report.summary_html(table, judge, densities, figures, pictures, explorers, spread,
+                                                 challengers))
+    print(report.to_markdown(report.display_table(table, spread.get("sd"), challengers=challengers)))
 
 
 if __name__ == "__main__":

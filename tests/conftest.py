@@ -174,7 +174,7 @@ def set_param(project: Path, path: str, value) -> None:
 def make_project(path: Path, source: Path, variants: list[str] | None = None) -> tuple[Path, dict]:
     """A fresh git + DVC repository holding this project's pipeline on tiny synthetic data."""
     path.mkdir()
-    for item in ("dvc.yaml", "stages", "autoencoders", "reports/seed_spread.json"):
+    for item in ("dvc.yaml", "stages", "autoencoders", "reports/seed_spread.json", "reports/champion.json"):
         src, dst = ROOT / item, path / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)

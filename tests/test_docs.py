@@ -56,3 +56,11 @@ def test_every_link_between_the_documents_resolves():
             assert linked.exists(), (doc.relative_to(ROOT).as_posix(), target)
             if anchor and linked.suffix == ".md":
                 assert anchor in anchors(linked), (doc.relative_to(ROOT).as_posix(), target)
+
+
+def test_the_champions_figures_are_mains_own():
+    """reports/champion.json (what an experiment's report is measured against) holds the committed
+    state's figures: after a change of main's figures, `autoencoders champion --from-metrics`."""
+    from autoencoders import champion, io
+
+    assert io.read_json(ROOT / champion.FILE) == champion.from_metrics(io.read_json(ROOT / "reports/metrics.json"))

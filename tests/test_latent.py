@@ -263,6 +263,9 @@ def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
                                        {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
     assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
     assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
+    marked = report.summary_markdown(table, judge_metrics, densities_table,
+                                     {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}}, challengers=["pca"])
+    assert "| 20.000 ± 0.25 (challenger) |" in marked and "seed sd, as the registry's @challenger does: pca." in marked
     headline = report.headline_metrics(table, judge_metrics)
     assert headline["pca.test_sq_error_per_image"] == 20.0 and headline["judge.fd_judge_floor"] == 2.5
 

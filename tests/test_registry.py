@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from autoencoders import data, registry
+from autoencoders import __main__ as cli, data, io, registry, tracking
 from autoencoders.errors import UserError
 from conftest import BIN, SMALL_SET, free_port, wait_http
 
@@ -29,7 +29,7 @@ def store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     subprocess.run(["git", "init", "-q", "-b", "main"], check=True)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("e", artifact_location=(tmp_path / "artifacts").as_uri())
+    experiment = client.create_experiment(tracking.EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri())
     return client, experiment
 
 
@@ -55,12 +55,27 @@ def test_the_workspace_on_main_is_champion_and_only_a_clear_win_is_challenger(st
     assert client.get_model_version_by_alias(name, "champion").version == first.version
     assert registry.assign(client, better, "exp-b", 8.5, sd=None) == ""  # no spread known: no claim
 
-    assert registry.crown(client, experiment, "mlp", "exp-b") == f"{name} version {better.version}"
+    assert registry.crown(client, experiment, "mlp", "exp-b").version == better.version
     assert client.get_model_version_by_alias(name, "champion").version == better.version
     registered(client, experiment, "aaa", 10.0, "exp-c")  # an experiment that left mlp as the workspace had it
-    assert registry.crown(client, experiment, "mlp", "exp-c") == f"{name} version {first.version}"
+    assert registry.crown(client, experiment, "mlp", "exp-c").version == first.version
     with pytest.raises(UserError, match="no registered version of autoencoders-mlp in pipeline state 'nope'"):
         registry.crown(client, experiment, "mlp", "nope")
+
+
+def test_the_champion_command_moves_the_alias_and_the_reports_figure(store):
+    client, experiment = store
+    io.write_json("reports/metrics.json", {"mlp.test_sq_error_per_image": 10.0, "mlp.knn_accuracy": 0.9,
+                                           "pca.test_sq_error_per_image": 12.5})
+    assert cli.main(["champion", "--from-metrics"]) == 0
+    assert io.read_json("reports/champion.json") == {"figure": "test_sq_error_per_image",
+                                                     "values": {"mlp": 10.0, "pca": 12.5}}
+    registry.assign(client, registered(client, experiment, "aaa", 10.0, "workspace"), "workspace", 10.0, 0.5)
+    better = registered(client, experiment, "ccc", 8.5, "exp-b")
+    assert cli.main(["champion", "mlp", "exp-b"]) == 0
+    assert client.get_model_version_by_alias(registry.model_name("mlp"), "champion").version == better.version
+    assert io.read_json("reports/champion.json")["values"] == {"mlp": 8.5, "pca": 12.5}
+    assert cli.main(["champion", "mlp"]) != 0  # a variant without a state
 
 
 def test_another_branchs_workspace_takes_no_alias(store):

@@ -25,7 +25,7 @@ def metrics_files(project: Path) -> dict[str, bytes]:
 def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(finished_project):
     project = finished_project
     first = metrics_files(project)
-    assert len(first) == 3 * 5 + 4  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, headline
+    assert len(first) == 3 * 5 + 5  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, champion, headline
     run(["dvc", "repro", "--force"], project)
     assert metrics_files(project) == first
     # the same results, new timings: still one pipeline state, one parent run
@@ -35,13 +35,18 @@ def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(fin
     for variant in SMALL_SET:  # and no second registered version: the same checkpoints
         assert len(client.search_model_versions(f"name = 'autoencoders-{variant}'")) == 1
 
-    # a re-measured seed spread changes what the report shows, not a metric: a new state all the same
+    # a re-measured seed spread changes what the report shows, not a metric: a new state all the same;
+    # so does a champion an experiment beats (here, a worse one than this state's): the report says so
     spread_file = project / "reports" / "seed_spread.json"
     spread = json.loads(spread_file.read_text())
     spread["sd"] = {key: 2 * sd for key, sd in spread["sd"].items()}
     spread_file.write_text(json.dumps(spread))
+    mlp_figure = json.loads(first["reports/metrics.json"])["mlp.test_sq_error_per_image"]
+    (project / "reports" / "champion.json").write_text(json.dumps({"values": {"mlp": mlp_figure + 100}}))
     result = run(["dvc", "repro"], project)
     assert "Running stage 'report'" in result.stdout and "Running stage 'track'" in result.stdout
+    assert "(challenger): beats the champion" in (project / "reports" / "index.html").read_text()
+    assert re.search(r"\| mlp \|.* \(challenger\) \|", (project / "reports" / "summary.md").read_text())
     assert metrics_files(project)["reports/metrics.json"] == first["reports/metrics.json"]
     assert len(client.search_runs([experiment], "tags.role = 'pipeline'")) == 2
 
