@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup setup-dev repro test test-fast bench bench-pipeline bench-experiment team-up team-down sweep clean
+.PHONY: setup setup-dev repro lint format test test-fast bench bench-pipeline bench-experiment team-up team-down sweep clean
 
 setup: $(STAMP)
 setup-dev: $(DEV_STAMP)
@@ -18,9 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $(STAMP)
 
-# The tests and the operations: pytest, the team extra (PostgreSQL driver, moto's S3 server, DVC's S3
+# The fast tests and the linter need the dev extra alone (pytest, ruff).
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(TEST_STAMP)
+
+# Every test and the operations: also the team extra (PostgreSQL driver, moto's S3 server, DVC's S3
 # remote) and the cluster extra (Dask), since the tests start that stack and a loopback cluster.
-$(DEV_STAMP): $(STAMP)
+$(DEV_STAMP): $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,team,cluster]'
 	touch $(DEV_STAMP)
 
@@ -34,6 +40,15 @@ team-down:
 repro: setup
 	dvc repro
 
+# ruff's linter and formatter, configured in pyproject.toml (.ci/run runs lint before the tests)
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(TEST_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 # Every test, the slowest 15 named at the end (CI runs this). Two workers: half of a serial run is
 # waiting (server start-ups, queues), which the other worker fills; the two tests that run queue workers
 # share a group (--dist loadgroup), so they never run at once (with three workers they slowed to twice
@@ -42,22 +57,22 @@ test: setup-dev
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # The inner loop: every test that starts no dvc, mlflow, PostgreSQL or browser process.
-test-fast: setup-dev
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup-dev
 	dvc repro split
-	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python -m benchmarks.train_speed
 
 # The previous release: the newest tag before HEAD (HEAD~1 where there is none). BASELINE=REV picks another.
 BASELINE ?= $(shell git describe --tags --abbrev=0 HEAD~1 2>/dev/null || git rev-parse --short HEAD~1)
 
 bench-pipeline: setup-dev
-	$(BIN)/python benchmarks/pipeline.py --baseline $(BASELINE)
+	$(BIN)/python -m benchmarks.pipeline --baseline $(BASELINE)
 
 # A one-variant and a classify experiment on a reproduced baseline, stage by stage, BASELINE beside HEAD.
 bench-experiment: setup-dev
-	$(BIN)/python benchmarks/experiment.py --baseline $(BASELINE)
+	$(BIN)/python -m benchmarks.experiment --baseline $(BASELINE)
 
 # Experiments on a Dask cluster, pulled back and compared: make sweep ARGS='--set "variants.mlp.latent_dim=8" --seeds 0 1'
 # (add --scheduler tcp://HOST:PORT for a running cluster; without it, a local one on 127.0.0.1).

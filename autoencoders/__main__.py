@@ -9,6 +9,7 @@
 
 The team stack's servers and sweeps start from the operations' command: autoencoders-ops.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .champion import FILE as CHAMPION_FILE
-from .errors import UserError
+from .errors import UserError, handled
 
 
 class UsageError(UserError, ValueError):
@@ -32,8 +33,9 @@ def parse_point(text: str) -> list[float]:
 
 def decode_point(variant: str, point: list[float], models_dir: Path):
     """The image (28, 28) that VARIANT's decoder makes of one latent point."""
-    from . import layout, models
+    from . import layout, models, runtime
 
+    runtime.configure_torch()  # the stages' float modes (models imported torch)
     path = layout.model_file(models_dir, variant)
     if not path.is_file():
         trained = sorted(p.parent.name for p in models_dir.glob(f"*/{layout.MODEL}"))
@@ -56,7 +58,8 @@ def decode(args) -> None:
 
 
 def compare(args) -> None:
-    from . import compare as cmp, io, plots
+    from . import compare as cmp
+    from . import io, plots
     from .report import HEADLINE, LABELS
 
     runs = cmp.load_runs(args.repo, args.all_commits, args.rev)
@@ -65,8 +68,11 @@ def compare(args) -> None:
     if len(runs) == sum(1 for r in runs if r.baseline == r.rev):  # baselines only
         others = cmp.other_baselines(args.repo, runs[0])
         hint = "".join(f"; {n} experiment(s) are based on {c} (`--rev {c}` shows them)" for c, n in others.items())
-        print(f"no experiments on {runs[0].name} ({runs[0].rev[:7]}) yet: run `dvc exp run -S seed=1`, or queue "
-              f"several with `dvc exp run --queue -S ...` and `dvc queue start`{hint}", file=sys.stderr)
+        print(
+            f"no experiments on {runs[0].name} ({runs[0].rev[:7]}) yet: run `dvc exp run -S seed=1`, or queue "
+            f"several with `dvc exp run --queue -S ...` and `dvc queue start`{hint}",
+            file=sys.stderr,
+        )
         if args.x:
             raise cmp.CompareError("a sweep needs experiments")
     done, messages = cmp.usable(runs)
@@ -88,8 +94,10 @@ def compare(args) -> None:
         print(cmp.table(groups, variants, args.figures or list(HEADLINE), args.changed, spread_sd))
     if args.save_spread:
         if len(groups[0].runs) < 2:
-            raise cmp.CompareError(f"--save-spread: {groups[0].label} has no seed repeats; queue some with "
-                                   f"`dvc exp run --queue -S seed=1` (and 2, ...) and `dvc queue start`")
+            raise cmp.CompareError(
+                f"--save-spread: {groups[0].label} has no seed repeats; queue some with "
+                f"`dvc exp run --queue -S seed=1` (and 2, ...) and `dvc queue start`"
+            )
         io.write_json(args.save_spread, cmp.spread(groups[0]))
         print(f"wrote {args.save_spread}: sd over {len(groups[0].runs)} seeds of {groups[0].label}")
 
@@ -110,10 +118,14 @@ def ui(args) -> None:
     if args.compare:
         runs = publish.variant_runs(args.compare, args.states)
         if len(runs) < 2:
-            raise UsageError(f"--compare {args.compare}: {len(runs)} pipeline state(s) logged this variant"
-                             f"{' among ' + ', '.join(args.states) if args.states else ''}; two are needed")
-        print(f"{args.compare} in {', '.join(runs.values())}: {base}/#/compare-runs?runs="
-              f"{urllib.parse.quote(json.dumps(list(runs)))}&experiments={urllib.parse.quote(json.dumps([ids[tracking.EXPERIMENT]]))}")
+            raise UsageError(
+                f"--compare {args.compare}: {len(runs)} pipeline state(s) logged this variant"
+                f"{' among ' + ', '.join(args.states) if args.states else ''}; two are needed"
+            )
+        print(
+            f"{args.compare} in {', '.join(runs.values())}: {base}/#/compare-runs?runs="
+            f"{urllib.parse.quote(json.dumps(list(runs)))}&experiments={urllib.parse.quote(json.dumps([ids[tracking.EXPERIMENT]]))}"
+        )
     sys.stdout.flush()
     if base == uri or args.links_only:
         return  # a tracking server already serves the UI, or the links were all that was asked
@@ -124,7 +136,8 @@ def ui(args) -> None:
 
 
 def champion(args) -> None:
-    from . import champion as rule, io
+    from . import champion as rule
+    from . import io
 
     held = io.read_json(args.file) if args.file.is_file() else {"figure": rule.FIGURE, "values": {}}
     if args.from_metrics:
@@ -147,7 +160,8 @@ def champion(args) -> None:
 
 def version() -> str:
     """The installed distribution's version (pyproject.toml's), not a copy of it."""
-    from importlib.metadata import PackageNotFoundError, version as installed
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
     try:
         return installed("autoencoders")
@@ -169,8 +183,9 @@ def add_common(top: argparse.ArgumentParser, commands, build) -> None:
 
         print(shtab.complete(build(), shell=args.shell))
 
-    comp = commands.add_parser("completion", help="print a shell completion script, e.g. "
-                               "`eval \"$(%s completion bash)\"`" % top.prog)
+    comp = commands.add_parser(
+        "completion", help=f'print a shell completion script, e.g. `eval "$({top.prog} completion bash)"`'
+    )
     comp.add_argument("shell", choices=["bash", "zsh"])
     comp.set_defaults(run=completion)
 
@@ -178,8 +193,11 @@ def add_common(top: argparse.ArgumentParser, commands, build) -> None:
 def parser() -> argparse.ArgumentParser:
     from .report import HEADLINE
 
-    top = argparse.ArgumentParser(prog=program("autoencoders", "autoencoders"), description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog=program("autoencoders", "autoencoders"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = top.add_subparsers(dest="command", required=True)
     dec = commands.add_parser("decode", help="decode one latent point of a trained variant to a PNG")
     dec.add_argument("variant")
@@ -207,15 +225,25 @@ def parser() -> argparse.ArgumentParser:
     mlf.add_argument("--port", type=int, default=5000)
     mlf.add_argument("--links-only", action="store_true", help="print the links, start no server")
     mlf.add_argument("--compare", metavar="VARIANT", help="also link a side-by-side view of this variant's runs")
-    mlf.add_argument("--states", nargs="+", metavar="NAME",
-                     help="with --compare: only these pipeline states (DVC experiment names, or workspace)")
+    mlf.add_argument(
+        "--states",
+        nargs="+",
+        metavar="NAME",
+        help="with --compare: only these pipeline states (DVC experiment names, or workspace)",
+    )
     mlf.set_defaults(run=ui)
 
     crown = commands.add_parser("champion", help="move a registered model's @champion to a pipeline state's version")
     crown.add_argument("variant", nargs="?")
     crown.add_argument("state", nargs="?", help="a DVC experiment's name, or workspace")
-    crown.add_argument("--from-metrics", type=Path, nargs="?", const=Path("reports/metrics.json"), metavar="JSON",
-                       help="instead: every variant's figure from a state's headline metrics (default reports/metrics.json)")
+    crown.add_argument(
+        "--from-metrics",
+        type=Path,
+        nargs="?",
+        const=Path("reports/metrics.json"),
+        metavar="JSON",
+        help="instead: every variant's figure from a state's headline metrics (default reports/metrics.json)",
+    )
     crown.add_argument("--file", type=Path, default=Path(CHAMPION_FILE), help="the champion's figures, kept in git")
     crown.set_defaults(run=champion)
 
@@ -225,12 +253,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        args.run(args)
-    except UserError as err:  # a bad argument, param, file or server: one line; a bug keeps its traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return handled(args.run, args)  # a bad argument, param, file or server: one line; a bug keeps its traceback
 
 
 def cli() -> None:

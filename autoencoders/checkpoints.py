@@ -3,6 +3,7 @@
 Kept apart from the autoencoder registry so that the judge, which has a registry of its own,
 does not import (nor depend on) every autoencoder family.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -19,8 +20,10 @@ class CheckpointError(UserError, ValueError):
 
 
 def build(family: str, arch: dict, registry: dict) -> torch.nn.Module:
-    """Instantiate a family; the model remembers its full arguments (defaults filled in) for checkpoints."""
+    """Instantiate a family; the model remembers its full arguments (defaults filled in) for checkpoints.
+    An argument a family renamed (its RENAMED_ARGS: old name -> new) is passed under its new name."""
     cls = registry[family]
+    arch = {getattr(cls, "RENAMED_ARGS", {}).get(key, key): value for key, value in arch.items()}
     bound = inspect.signature(cls.__init__).bind(None, **arch)
     bound.apply_defaults()
     model = cls(**arch)
@@ -50,6 +53,6 @@ def load(path: str | Path, registry: dict, device="cpu") -> torch.nn.Module:
         raise
     except Exception as err:  # torch raises many kinds on a damaged file
         raise CheckpointError(f"{path}: not a valid checkpoint: {type(err).__name__}: {err}") from None
-    # channels_last: oneDNN's faster layout for convolutions on CPU (the judge 2.5x, conv's decoder
-    # 3.5x); results move in the last bits only, and the 2-D weights of the MLPs are left as they are.
+    # channels_last: oneDNN's faster layout for convolutions on CPU (measured in benchmarks/README.md,
+    # v0.2.0); results move in the last bits only, and the 2-D weights of the MLPs are left as they are.
     return model.to(device, memory_format=torch.channels_last).eval()

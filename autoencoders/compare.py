@@ -4,6 +4,7 @@ Reads `dvc exp show --json` (the baseline commit and its experiments); never run
 whose params differ only in `seed` measure the same thing: grouped, they show how much a figure
 moves by chance, which is what any other difference has to beat.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ class CompareError(UserError, ValueError):
 @dataclass
 class Run:
     """The baseline commit or one experiment on it."""
+
     name: str
     rev: str
     baseline: str  # the commit it was run from
@@ -48,8 +50,14 @@ def _run(entry: dict, baseline: str, state: str) -> Run:
     metrics = (data.get("metrics") or {}).get(METRICS_FILE) or {}
     if entry.get("error") or "error" in metrics:
         state = "failed" if state == "success" else state
-    return Run(name=entry.get("name") or entry["rev"][:7], rev=entry["rev"], baseline=baseline, state=state,
-               params=io.flatten(params, leaf=_hashable), metrics=metrics.get("data") or {})
+    return Run(
+        name=entry.get("name") or entry["rev"][:7],
+        rev=entry["rev"],
+        baseline=baseline,
+        state=state,
+        params=io.flatten(params, leaf=_hashable),
+        metrics=metrics.get("data") or {},
+    )
 
 
 def parse_exp_show(rows: list[dict]) -> list[Run]:
@@ -101,11 +109,14 @@ def select(runs: list[Run], names: list[str]) -> list[Run]:
     known = {r.name for r in runs if r.rev != r.baseline}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise CompareError(f"--experiments: no experiment {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+        raise CompareError(
+            f"--experiments: no experiment {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})"
+        )
     return [r for r in runs if r.rev == r.baseline or r.name in names]
 
 
 # --- which runs count, and how they group ------------------------------------------------------
+
 
 def usable(runs: list[Run]) -> tuple[list[Run], list[str]]:
     """(runs with results, a message for every run left out); raises if none is left."""
@@ -114,14 +125,20 @@ def usable(runs: list[Run]) -> tuple[list[Run], list[str]]:
         if run.state == "success" and run.metrics:
             done.append(run)
         elif run.rev == run.baseline:
-            messages.append(f"the baseline {run.name} ({run.rev[:7]}) has no {METRICS_FILE}: left out "
-                            f"(`dvc repro`, then commit dvc.lock and the metrics)")
+            messages.append(
+                f"the baseline {run.name} ({run.rev[:7]}) has no {METRICS_FILE}: left out "
+                f"(`dvc repro`, then commit dvc.lock and the metrics)"
+            )
         elif run.state in ("queued", "running"):
-            messages.append(f"experiment {run.name} is {run.state}, not finished: left out "
-                            f"(`dvc queue status`; `dvc queue start` runs what is queued)")
+            messages.append(
+                f"experiment {run.name} is {run.state}, not finished: left out "
+                f"(`dvc queue status`; `dvc queue start` runs what is queued)"
+            )
         else:
-            messages.append(f"experiment {run.name} failed: left out (`dvc queue logs {run.name}` shows why, "
-                            f"for a queued run; `dvc exp remove {run.name}` drops it)")
+            messages.append(
+                f"experiment {run.name} failed: left out (`dvc queue logs {run.name}` shows why, "
+                f"for a queued run; `dvc exp remove {run.name}` drops it)"
+            )
     if not done:
         raise CompareError("nothing to compare: " + "; ".join(messages))
     return done, messages
@@ -134,12 +151,15 @@ def _key(run: Run, leave_out: set[str]) -> tuple:
 @dataclass
 class Group:
     """Runs that differ only in seed (one run, or seed repeats)."""
+
     runs: list[Run]
 
     @property
     def label(self) -> str:
         names = ", ".join(r.name for r in self.runs)
-        return names if len(self.runs) == 1 else f"{names} (seeds {', '.join(str(r.params.get(SEED)) for r in self.runs)})"
+        return (
+            names if len(self.runs) == 1 else f"{names} (seeds {', '.join(str(r.params.get(SEED)) for r in self.runs)})"
+        )
 
     def values(self, metric: str) -> list[float]:
         return [r.metrics[metric] for r in self.runs if isinstance(r.metrics.get(metric), (int, float))]
@@ -162,16 +182,25 @@ def seed_groups(runs: list[Run]) -> tuple[list[Group], list[str]]:
     messages = []
     for group in groups.values():
         run = group.runs[0]
-        if (len(group.runs) == 1 and run.baseline == baseline.baseline
-                and run.params.get(SEED) != baseline.params.get(SEED)):
-            changed = [k for k in sorted(set(run.params) | set(baseline.params))
-                       if k != SEED and run.params.get(k) != baseline.params.get(k)]
-            messages.append(f"experiment {run.name} changes seed together with {', '.join(changed)}: shown on its "
-                            f"own, not as a seed repeat (vary only `seed` to measure noise)")
+        if (
+            len(group.runs) == 1
+            and run.baseline == baseline.baseline
+            and run.params.get(SEED) != baseline.params.get(SEED)
+        ):
+            changed = [
+                k
+                for k in sorted(set(run.params) | set(baseline.params))
+                if k != SEED and run.params.get(k) != baseline.params.get(k)
+            ]
+            messages.append(
+                f"experiment {run.name} changes seed together with {', '.join(changed)}: shown on its "
+                f"own, not as a seed repeat (vary only `seed` to measure noise)"
+            )
     return list(groups.values()), messages
 
 
 # --- the table ---------------------------------------------------------------------------------
+
 
 def cell(summary) -> str:
     """mean ± sd (n) of a group, its value for a single run, - where missing."""
@@ -199,8 +228,11 @@ def differences(groups: list[Group]) -> dict[int, str]:
     out = {}
     for i, group in enumerate(groups):
         params = group.runs[0].params
-        changed = [f"{k}={params.get(k)!r}" for k in sorted(set(params) | set(first))
-                   if k != SEED and params.get(k) != first.get(k)]
+        changed = [
+            f"{k}={params.get(k)!r}"
+            for k in sorted(set(params) | set(first))
+            if k != SEED and params.get(k) != first.get(k)
+        ]
         out[i] = ", ".join(changed) or "the baseline's params"
     return out
 
@@ -213,23 +245,34 @@ def challenges(groups: list[Group], metric: str, spread_sd: dict[str, float]) ->
     base = groups[0].summary(metric)
     if not metric.endswith(f".{FIGURE}") or base is None:
         return [False] * len(groups)
-    return [i > 0 and (s := g.summary(metric)) is not None and beats(base[0], s[0], spread_sd.get(metric))
-            for i, g in enumerate(groups)]
+    return [
+        i > 0 and (s := g.summary(metric)) is not None and beats(base[0], s[0], spread_sd.get(metric))
+        for i, g in enumerate(groups)
+    ]
 
 
-def table(groups: list[Group], variants: list[str], figures: list[str], changed_only: bool = False,
-          spread_sd: dict[str, float] | None = None) -> str:
+def table(
+    groups: list[Group],
+    variants: list[str],
+    figures: list[str],
+    changed_only: bool = False,
+    spread_sd: dict[str, float] | None = None,
+) -> str:
     """Markdown: one row per variant and figure, one column per group (A, B, ...), with a legend; a
     challenger of the baseline marked (spread_sd: reports/seed_spread.json's sd)."""
     letters = [chr(ord("A") + i) if i < 26 else f"G{i}" for i in range(len(groups))]
-    rows = [(v, f, f"{v}.{f}") for v in variants for f in figures] + [tuple(key.split(".")) + (key,) for key in JUDGE_HEADLINES]
+    rows = [(v, f, f"{v}.{f}") for v in variants for f in figures] + [
+        tuple(key.split(".")) + (key,) for key in JUDGE_HEADLINES
+    ]
     lines = ["| variant | figure | " + " | ".join(letters) + " |", "|---|---|" + "---|" * len(groups)]
     for variant, figure, metric in rows:
         summaries = [g.summary(metric) for g in groups]
         if not any(summaries) or changed_only and len({s and f"{s[0]:.4g}" for s in summaries}) == 1:
             continue
-        cells = [cell(s) + (" (challenger)" if won else "")
-                 for s, won in zip(summaries, challenges(groups, metric, spread_sd or {}))]
+        cells = [
+            cell(s) + (" (challenger)" if won else "")
+            for s, won in zip(summaries, challenges(groups, metric, spread_sd or {}))
+        ]
         lines.append(f"| {variant} | {figure} | " + " | ".join(cells) + " |")
     diff = differences(groups)
     legend = [f"{letters[i]}: {g.label}: {diff[i]}" for i, g in enumerate(groups)]
@@ -240,12 +283,18 @@ def spread(group: Group) -> dict:
     """What reports/seed_spread.json holds: the sd of every headline figure over the group's seeds."""
     metrics = sorted({m for r in group.runs for m in r.metrics})
     stats = {m: group.summary(m) for m in metrics}
-    return {"n": len(group.runs), "seeds": [r.params.get(SEED) for r in group.runs],
-            "runs": [r.name for r in group.runs], "baseline": group.runs[0].baseline,
-            "mean": {m: s[0] for m, s in stats.items() if s}, "sd": {m: s[1] for m, s in stats.items() if s and s[1] is not None}}
+    return {
+        "n": len(group.runs),
+        "seeds": [r.params.get(SEED) for r in group.runs],
+        "runs": [r.name for r in group.runs],
+        "baseline": group.runs[0].baseline,
+        "mean": {m: s[0] for m, s in stats.items() if s},
+        "sd": {m: s[1] for m, s in stats.items() if s and s[1] is not None},
+    }
 
 
 # --- sweeps -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Sweep:
@@ -263,23 +312,30 @@ def sweep(runs: list[Run], x: str, y: str, variants: list[str]) -> Sweep:
     if missing:
         known = sorted({k for r in runs for k in r.params})
         close = [k for k in known if k.endswith(x.rpartition(".")[2])][:5]
-        raise CompareError(f"--x: no param {x!r} in {', '.join(missing)}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise CompareError(
+            f"--x: no param {x!r} in {', '.join(missing)}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+        )
     by_x: dict = {}
     for run in runs:
         by_x.setdefault(run.params[x], []).append(run)
     if len(by_x) < 2:
-        raise CompareError(f"--x {x}: every experiment has {x}={runs[0].params[x]!r}; a sweep needs at least two "
-                           f"values (e.g. `dvc exp run --queue -S {x}=...` for each)")
+        raise CompareError(
+            f"--x {x}: every experiment has {x}={runs[0].params[x]!r}; a sweep needs at least two "
+            f"values (e.g. `dvc exp run --queue -S {x}=...` for each)"
+        )
     also = set()
     for value, at_x in by_x.items():
         keys = {_key(r, {SEED, x}) for r in at_x}
         if len(keys) > 1:
             a, b = at_x[0], next(r for r in at_x if _key(r, {SEED, x}) != _key(at_x[0], {SEED, x}))
-            conflict = sorted(k for k in set(a.params) | set(b.params)
-                              if k not in (SEED, x) and a.params.get(k) != b.params.get(k))
-            raise CompareError(f"at {x}={value!r}, experiments {a.name} and {b.name} also differ in "
-                               f"{', '.join(conflict)}: a sweep varies one param (and seed); remove one with "
-                               f"`dvc exp remove`, or compare them with the table instead")
+            conflict = sorted(
+                k for k in set(a.params) | set(b.params) if k not in (SEED, x) and a.params.get(k) != b.params.get(k)
+            )
+            raise CompareError(
+                f"at {x}={value!r}, experiments {a.name} and {b.name} also differ in "
+                f"{', '.join(conflict)}: a sweep varies one param (and seed); remove one with "
+                f"`dvc exp remove`, or compare them with the table instead"
+            )
     firsts = [at_x[0] for at_x in by_x.values()]
     for k in {k for r in firsts for k in r.params} - {SEED, x}:
         if len({repr(r.params.get(k)) for r in firsts}) > 1:

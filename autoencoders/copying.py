@@ -14,6 +14,7 @@ training codes, with the validation codes as what a density that does not copy l
 Frechet distance, precision and recall do not see copying: a density that returns its training
 images reaches the real-image floor on all three.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,11 @@ from .neighbours import nearest
 
 def nearest_distances(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Euclidean distance from each query row to its nearest reference row, in float64 (see nearest)."""
-    distances, _ = nearest(torch.from_numpy(np.asarray(queries, dtype=np.float64)),
-                           torch.from_numpy(np.asarray(reference, dtype=np.float64)), 1)
+    distances, _ = nearest(
+        torch.from_numpy(np.asarray(queries, dtype=np.float64)),
+        torch.from_numpy(np.asarray(reference, dtype=np.float64)),
+        1,
+    )
     return distances[:, 0].numpy()
 
 
@@ -45,8 +49,9 @@ def validation_distances(train: tuple[np.ndarray, np.ndarray], val: tuple[np.nda
     return {d: nearest_distances(zv[yv == d], z[y == d]) for d in sorted(set(y.tolist()))}
 
 
-def copying(samples: np.ndarray, sample_labels: np.ndarray, train: tuple[np.ndarray, np.ndarray],
-            val_distances: dict) -> dict:
+def copying(
+    samples: np.ndarray, sample_labels: np.ndarray, train: tuple[np.ndarray, np.ndarray], val_distances: dict
+) -> dict:
     """nn_distance_ratio and meehan_ct of one density's samples (codes and their digits) against the
     training codes (codes, labels); val_distances: validation_distances(train, val)."""
     z, y = train

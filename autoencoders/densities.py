@@ -6,6 +6,7 @@ log-density of each row, ``sample(n, rng)`` n new codes, ``parameters()`` its ar
 registry DENSITIES maps each `gaussians.density` name to its class; `fit_per_digit` fits one per
 digit and scores it on the validation codes; `choose` is `auto` (by `gaussians.auto_by`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,23 +21,24 @@ MAX_KAPPA = 1e6  # a vMF fitted to one point (EM's start) would have infinite co
 REG = 1e-6  # added to every variance, as scikit-learn's reg_covar: codes with a constant unit stay finite
 FULL_CODES_PER_DIM = 5  # a mixture's components are full while each holds this many codes per dimension,
 FULL_MAX_DIM = 32  # and the codes have at most this many dimensions (see covariance_kind)
-# EM stops when the mean log-likelihood per code gains less than this. scikit-learn's default, 1e-3,
-# took 23.8 s on conv30's ten digits over every mixture size, 1e-2 9.9 s; validation log-likelihood
-# -107.17 against -107.28 at 16 components (one BLAS thread, the 2-core machine).
+# EM stops when the mean log-likelihood per code gains less than this: less than half the time of
+# scikit-learn's default, 1e-3, for the same validation log-likelihood to 0.1%
+# (docs/results.md, measured by benchmarks/gmm_fit.py).
 EM_TOL = 1e-2
 
 
 class Gaussian:
     """One Gaussian: `diag` keeps only the variances, as the conv notebook did; `full` the covariance."""
+
     def __init__(self, diagonal: bool):
         self.diagonal = diagonal
 
-    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "Gaussian":
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> Gaussian:
         z = codes.astype(np.float64)
         cov = np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
         return self.set_moments(z.mean(0), (np.diag(np.diag(cov)) if self.diagonal else cov) + REG * np.eye(z.shape[1]))
 
-    def set_moments(self, mean: np.ndarray, cov: np.ndarray) -> "Gaussian":
+    def set_moments(self, mean: np.ndarray, cov: np.ndarray) -> Gaussian:
         self.mean, self.cov, self.chol = mean, cov, np.linalg.cholesky(cov)
         return self
 
@@ -53,7 +55,7 @@ class Gaussian:
 def _gaussian_log_pdf(codes: np.ndarray, mean: np.ndarray, chol: np.ndarray) -> np.ndarray:
     white = scipy.linalg.solve_triangular(chol, (codes.astype(np.float64) - mean).T, lower=True)
     log_det = 2 * np.log(np.diag(chol)).sum()
-    return -0.5 * (len(mean) * np.log(2 * np.pi) + log_det + (white ** 2).sum(0))
+    return -0.5 * (len(mean) * np.log(2 * np.pi) + log_det + (white**2).sum(0))
 
 
 def sample_mixture(weights: np.ndarray, parts: list, dim: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -82,25 +84,30 @@ class GMM:
     thread: two threads on the 2-core machine took 3.1x as long (conv30, 16 full components, ten
     digits: 83.2 s against 26.6 s). A single full Gaussian is `full`.
     """
+
     def __init__(self, components: list[int], seed: int):
         self.candidates, self.seed = list(components), seed
 
-    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "GMM":
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> GMM:
         from sklearn.mixture import GaussianMixture
+
         z = codes.astype(np.float64)  # in float32, variances of saturated (tanh) units round to <= 0
         best = None
         for k in self.candidates:
             kind = covariance_kind(len(z), z.shape[1], k)
             with threadpool_limits(1, "blas"):
-                model = GaussianMixture(k, covariance_type=kind, reg_covar=REG, tol=EM_TOL, random_state=self.seed,
-                                        init_params="k-means++").fit(z)  # 2-4x faster than a k-means start
+                model = GaussianMixture(
+                    k, covariance_type=kind, reg_covar=REG, tol=EM_TOL, random_state=self.seed, init_params="k-means++"
+                ).fit(z)  # 2-4x faster than a k-means start
                 score = model.score(z if val is None else val.astype(np.float64))
             if best is None or score > best[0]:
                 best = (score, model, kind)
         _, self.model, self.kind = best
         self.components = self.model.n_components
-        self.parts = [Gaussian(self.kind == "diag").set_moments(m, np.diag(c) if self.kind == "diag" else c)
-                      for m, c in zip(self.model.means_, self.model.covariances_)]
+        self.parts = [
+            Gaussian(self.kind == "diag").set_moments(m, np.diag(c) if self.kind == "diag" else c)
+            for m, c in zip(self.model.means_, self.model.covariances_)
+        ]
         return self
 
     def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
@@ -108,8 +115,11 @@ class GMM:
             return self.model.score_samples(codes.astype(np.float64))
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {"weights": self.model.weights_, "means": np.stack([g.mean for g in self.parts]),
-                "covariances": np.stack([g.cov for g in self.parts])}
+        return {
+            "weights": self.model.weights_,
+            "means": np.stack([g.mean for g in self.parts]),
+            "covariances": np.stack([g.cov for g in self.parts]),
+        }
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Drawn with the caller's generator (not scikit-learn's, which groups samples by component)."""
@@ -124,14 +134,15 @@ class VonMisesFisher:
     (its responsibilities), which SciPy's fit does not take; kappa by Banerjee et al. (2005)'s
     approximation of the maximum likelihood estimate.
     """
-    def fit(self, codes: np.ndarray, weights: np.ndarray | None = None) -> "VonMisesFisher":
+
+    def fit(self, codes: np.ndarray, weights: np.ndarray | None = None) -> VonMisesFisher:
         """Maximum likelihood direction, approximate concentration; weights: EM's responsibilities."""
         z = codes.astype(np.float64)
         resultant = np.average(z, axis=0, weights=weights)
         r = min(np.linalg.norm(resultant), 1 - 1e-9)
         self.p = z.shape[1]
         self.mu = resultant / max(np.linalg.norm(resultant), 1e-12)
-        self.kappa = min(max(r * (self.p - r ** 2) / (1 - r ** 2), 1e-6), MAX_KAPPA)
+        self.kappa = min(max(r * (self.p - r**2) / (1 - r**2), 1e-6), MAX_KAPPA)
         return self
 
     @property
@@ -155,7 +166,7 @@ class VonMisesFisherMixture:
     def __init__(self, components: list[int], seed: int, iterations: int = 100):
         self.candidates, self.seed, self.iterations = list(components), seed, iterations
 
-    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> "VonMisesFisherMixture":
+    def fit(self, codes: np.ndarray, val: np.ndarray | None = None) -> VonMisesFisherMixture:
         best = None
         for k in self.candidates:
             self._em(codes.astype(np.float64), k)
@@ -169,7 +180,7 @@ class VonMisesFisherMixture:
     def _em(self, z: np.ndarray, k: int) -> None:
         rng = np.random.default_rng(self.seed)
         start = VonMisesFisher().fit(z)
-        self.parts = [VonMisesFisher().fit(z[i:i + 1]) for i in rng.choice(len(z), k, replace=False)]
+        self.parts = [VonMisesFisher().fit(z[i : i + 1]) for i in rng.choice(len(z), k, replace=False)]
         for part in self.parts:  # seeded directions, the whole set's spread
             part.kappa = start.kappa
         self.weights = np.full(k, 1.0 / k)
@@ -194,8 +205,11 @@ class VonMisesFisherMixture:
         return scipy.special.logsumexp(self._joint(codes.astype(np.float64)), axis=1)
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights, "mean_directions": np.stack([p.mu for p in self.parts]),
-                "concentrations": np.array([p.kappa for p in self.parts])}
+        return {
+            "weights": self.weights,
+            "mean_directions": np.stack([p.mu for p in self.parts]),
+            "concentrations": np.array([p.kappa for p in self.parts]),
+        }
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return sample_mixture(self.weights, self.parts, self.parts[0].p, n, rng)
@@ -219,8 +233,10 @@ def applicable(sphere: bool) -> list[str]:
 def check(setting: str, sphere: bool, variant: str) -> None:
     """`gaussians.density` naming a density these codes do not allow is an error naming the key."""
     if setting != "auto" and setting not in applicable(sphere):
-        raise ParamsError(f"gaussians.density: {setting} needs codes on the unit sphere; variant {variant}'s "
-                          f"are not (use one of auto, {', '.join(applicable(sphere))})")
+        raise ParamsError(
+            f"gaussians.density: {setting} needs codes on the unit sphere; variant {variant}'s "
+            f"are not (use one of auto, {', '.join(applicable(sphere))})"
+        )
 
 
 def fit_per_digit(name: str, train, val, components: list[int], seed: int) -> tuple[dict, float]:

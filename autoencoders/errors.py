@@ -1,10 +1,13 @@
-"""The errors a user can cause and fix (a bad param, a corrupt file, a server that is down), and how a
-command line reports them: one line, `error: <message>`, on stderr, exit status 1. Anything else is a
-bug and keeps its traceback."""
+"""The errors a user can cause and fix (a bad param, a corrupt file, a server that is down), and how
+every stage and command line reports them: one line, `error: <message>`, on stderr, exit status
+USER_ERROR (argparse's own usage errors keep its status, 2). Anything else is a bug and keeps its traceback."""
+
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
+
+USER_ERROR = 1  # the exit status of a user's error, from a stage or either command line
 
 
 class UserError(Exception):
@@ -12,10 +15,11 @@ class UserError(Exception):
     an address) and is all they need to see."""
 
 
-def run(main: Callable[[], object]) -> None:
-    """Run a command's main(): a UserError becomes one line on stderr and exit status 1."""
+def handled(main: Callable[..., int | None], *args) -> int:
+    """main(*args)'s exit status: what it returns (None: 0), or USER_ERROR after printing a UserError's
+    one line on stderr."""
     try:
-        main()
+        return main(*args) or 0
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+        return USER_ERROR

@@ -7,6 +7,7 @@ both. Codes above 3 dimensions are placed by t-SNE, which keeps neighbours toget
 axes overlap the digits. Images travel inside the page as PNG sprite sheets (data: URIs), and the
 script is plain JavaScript: no library, no request.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,6 +28,7 @@ SPHERE_GRID = (40, 60)  # of the sphere: theta (pole to pole) x phi (once around
 class LatentView:
     """Where each drawn test code sits, and how: mode is 'plane' (2-d codes as they are), 'sphere'
     (codes on S2, drawn in 3-d; flat: their unwrapped (phi, theta)) or 'map' (t-SNE of the codes)."""
+
     index: np.ndarray  # into the test split
     points: np.ndarray  # (n, 2), or (n, 3) on the sphere
     flat: np.ndarray  # (n, 2): what a flat picture plots
@@ -81,7 +83,12 @@ def grid_points(view: LatentView) -> tuple[np.ndarray, dict] | None:
         lo, hi = lo - pad, hi + pad
         xs, ys = np.linspace(lo[0], hi[0], cols), np.linspace(hi[1], lo[1], rows)  # top row: the largest z1
         grid = np.array([[x, y] for y in ys for x in xs], dtype=np.float32)
-        return grid, {"rows": rows, "cols": cols, "lo": [float(lo[0]), float(lo[1])], "hi": [float(hi[0]), float(hi[1])]}
+        return grid, {
+            "rows": rows,
+            "cols": cols,
+            "lo": [float(lo[0]), float(lo[1])],
+            "hi": [float(hi[0]), float(hi[1])],
+        }
     return None
 
 
@@ -91,7 +98,7 @@ def sprite(images: np.ndarray, cols: int) -> str:
 
     rows = -(-len(images) // cols)
     pixels = np.zeros((rows * cols, 28, 28), np.uint8)
-    pixels[:len(images)] = np.clip(np.rint(np.asarray(images) * 255), 0, 255)
+    pixels[: len(images)] = np.clip(np.rint(np.asarray(images) * 255), 0, 255)
     sheet = pixels.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
     buf = io.BytesIO()
     Image.fromarray(sheet, mode="L").save(buf, format="PNG")  # zlib's default level: 9 took 9x as long for 4% less
@@ -101,20 +108,39 @@ def sprite(images: np.ndarray, cols: int) -> str:
 SPRITE_COLS = 50
 
 
-def page(name: str, caption: str, view: LatentView, labels: np.ndarray, tests: np.ndarray, recons: np.ndarray,
-         decoded: np.ndarray | None = None, grid: dict | None = None) -> str:
+def page(
+    name: str,
+    caption: str,
+    view: LatentView,
+    labels: np.ndarray,
+    tests: np.ndarray,
+    recons: np.ndarray,
+    decoded: np.ndarray | None = None,
+    grid: dict | None = None,
+) -> str:
     """The explorer of one variant: labels, tests and recons follow view.index; decoded: the grid's
     images, row by row, where grid_points gave one."""
-    spec = {"name": name, "mode": view.mode, "axes": list(view.axes), "cols": SPRITE_COLS,
-            "points": np.round(view.points.astype(np.float64), 4).tolist(), "labels": labels.astype(int).tolist(),
-            "grid": grid}
+    spec = {
+        "name": name,
+        "mode": view.mode,
+        "axes": list(view.axes),
+        "cols": SPRITE_COLS,
+        "points": np.round(view.points.astype(np.float64), 4).tolist(),
+        "labels": labels.astype(int).tolist(),
+        "grid": grid,
+    }
     sprites = {"tests": sprite(tests, SPRITE_COLS), "recons": sprite(recons, SPRITE_COLS)}
     if decoded is not None:
         sprites["decoded"] = sprite(decoded, grid["cols"])
     imgs = "".join(f'<img id="sprite-{key}" src="{uri}" hidden alt="">' for key, uri in sprites.items())
     script = (Path(__file__).with_name("explore.js")).read_text()
-    return TEMPLATE.format(name=html.escape(name), caption=html.escape(caption), sprites=imgs,
-                           spec=json.dumps(spec, separators=(",", ":")), script=script)
+    return TEMPLATE.format(
+        name=html.escape(name),
+        caption=html.escape(caption),
+        sprites=imgs,
+        spec=json.dumps(spec, separators=(",", ":")),
+        script=script,
+    )
 
 
 TEMPLATE = """<!doctype html>
@@ -149,16 +175,21 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; max-width: 1100px; }}
 """
 
 
-def explorer(name: str, model, test_x, codes: np.ndarray, labels: np.ndarray, on_sphere: bool,
-             seed: int) -> tuple[LatentView, str]:
+def explorer(
+    name: str, model, test_x, codes: np.ndarray, labels: np.ndarray, on_sphere: bool, seed: int
+) -> tuple[LatentView, str]:
     """(the drawn codes' placement, the explorer page) of one variant: test_x (N, 1, 28, 28) tensor,
     codes (N, d) and labels (N,) of the test split."""
     view = latent_view(codes, on_sphere, seed)
     recons = model.decode_codes(codes[view.index]).squeeze(1).numpy()
     ahead = grid_points(view)
     decoded, grid = (None, None) if ahead is None else (model.decode_codes(ahead[0]).squeeze(1).numpy(), ahead[1])
-    shape = {"plane": "2-d codes as they are", "sphere": "3-d codes on the unit sphere S2",
-             "map": f"{codes.shape[1]}-d codes placed in 2-d by t-SNE"}[view.mode]
+    shape = {
+        "plane": "2-d codes as they are",
+        "sphere": "3-d codes on the unit sphere S2",
+        "map": f"{codes.shape[1]}-d codes placed in 2-d by t-SNE",
+    }[view.mode]
     caption = f"{len(view.index):,} of the {len(codes):,} test codes, coloured by digit: {shape}."
-    return view, page(name, caption, view, labels[view.index], test_x[view.index].squeeze(1).numpy(), recons,
-                      decoded, grid)
+    return view, page(
+        name, caption, view, labels[view.index], test_x[view.index].squeeze(1).numpy(), recons, decoded, grid
+    )

@@ -5,6 +5,7 @@ where the per-variant figures would need scrolling between sections.
 The same arrays give the same bytes (plots.save writes no timestamp), so an unchanged study leaves
 the committed pictures unchanged.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ def digit_rows(rows: dict[str, np.ndarray], title: str):
     cols = max(len(images) for images in rows.values())
     tiles = np.zeros((len(rows) * cols, 28, 28))
     for r, images in enumerate(rows.values()):
-        tiles[r * cols:r * cols + len(images)] = images / 255.0
+        tiles[r * cols : r * cols + len(images)] = images / 255.0
     canvas = plots.tiled(tiles, len(rows))
     height, width = canvas.shape[0] * SCALE / DPI, canvas.shape[1] * SCALE / DPI
     fig = plots.plt.figure(figsize=(width + LABEL_WIDTH, height + 0.45))
@@ -44,8 +45,10 @@ def digit_rows(rows: dict[str, np.ndarray], title: str):
 
 def reconstructions(arrays: dict[str, dict], sq_error: dict[str, float]):
     first = next(iter(arrays.values()))
-    rows = {"test digits": first["test_images"],
-            **{f"{name}  {sq_error[name]:.2f}": a["reconstructions"] for name, a in arrays.items()}}
+    rows = {
+        "test digits": first["test_images"],
+        **{f"{name}  {sq_error[name]:.2f}": a["reconstructions"] for name, a in arrays.items()},
+    }
     return digit_rows(rows, "Test digits and each variant's reconstructions (label: test squared error per image)")
 
 
@@ -55,9 +58,14 @@ def generated(arrays: dict[str, dict], figures: dict[str, dict]):
     rows = {"real test digits": first["test_images"]}
     for name, a in arrays.items():
         f = figures[name]
-        rows[f"{name}: {f['density']}, {f['fd_over_floor']:.1f}x floor, judge {f['judge_accuracy']:.2f}"] = a["generated"]
-    return digit_rows(rows, "Digits generated from each variant's chosen per-digit density, decoded "
-                            "(label: fd_judge / the real-image floor, the judge's accuracy)")
+        rows[f"{name}: {f['density']}, {f['fd_over_floor']:.1f}x floor, judge {f['judge_accuracy']:.2f}"] = a[
+            "generated"
+        ]
+    return digit_rows(
+        rows,
+        "Digits generated from each variant's chosen per-digit density, decoded "
+        "(label: fd_judge / the real-image floor, the judge's accuracy)",
+    )
 
 
 def latent_maps(arrays: dict[str, dict], latent_dims: dict[str, int], per_row: int = 5):
@@ -80,7 +88,7 @@ def latent_maps(arrays: dict[str, dict], latent_dims: dict[str, int], per_row: i
             ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0]), ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
         ax.set_title(f"{name} ({latent_dims[name]}-d, {how[mode]})", fontsize=10)
         ax.set_xticks([]), ax.set_yticks([])
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), markerscale=6, frameon=False)
@@ -89,14 +97,25 @@ def latent_maps(arrays: dict[str, dict], latent_dims: dict[str, int], per_row: i
     return fig
 
 
-NAMES = {"reconstructions": "Reconstructions", "generated": "Generated digits",  # PNG -> heading, in the
-         "latent_maps": "Latent spaces"}                                         # order the report shows them
+NAMES = {
+    "reconstructions": "Reconstructions",
+    "generated": "Generated digits",  # PNG -> heading, in the
+    "latent_maps": "Latent spaces",
+}  # order the report shows them
 
 
 def figures(arrays: dict[str, dict], table, floor: float) -> dict[str, object]:
     """PNG name -> figure (arrays: variant -> its gallery.npz; table: report.comparison_table)."""
-    chosen = {name: {"density": row["density"], "fd_over_floor": row["generated_fd_judge"] / floor,
-                     "judge_accuracy": row["generated_judge_accuracy"]} for name, row in table.iterrows()}
-    return {"reconstructions": reconstructions(arrays, table["test_sq_error_per_image"].to_dict()),
-            "generated": generated(arrays, chosen),
-            "latent_maps": latent_maps(arrays, table["latent_dim"].astype(int).to_dict())}
+    chosen = {
+        name: {
+            "density": row["density"],
+            "fd_over_floor": row["generated_fd_judge"] / floor,
+            "judge_accuracy": row["generated_judge_accuracy"],
+        }
+        for name, row in table.iterrows()
+    }
+    return {
+        "reconstructions": reconstructions(arrays, table["test_sq_error_per_image"].to_dict()),
+        "generated": generated(arrays, chosen),
+        "latent_maps": latent_maps(arrays, table["latent_dim"].astype(int).to_dict()),
+    }

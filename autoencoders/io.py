@@ -1,5 +1,6 @@
 """Small file helpers. Every output is written under a temporary name beside it and renamed when
 complete (`atomic_path`, `atomic_dir`), so an interrupted stage never leaves a half-written file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -67,8 +68,10 @@ def flatten(obj: dict, prefix: str = "", leaf=lambda value: value) -> dict:
 def read_history(path: str | Path) -> list[dict]:
     """A training history CSV (written by the train stage) as rows of epoch, train_loss, val_loss."""
     with open(path, newline="") as f:
-        return [{"epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]), "val_loss": float(r["val_loss"])}
-                for r in csv.DictReader(f)]
+        return [
+            {"epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]), "val_loss": float(r["val_loss"])}
+            for r in csv.DictReader(f)
+        ]
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> None:

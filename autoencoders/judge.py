@@ -4,6 +4,7 @@ Its penultimate features give fd_judge between two image sets: the FID formula o
 classifier's features, not comparable to Inception FID values. (Until v0.3 it was called FJD, which is
 already the name of another metric, the Frechet Joint Distance of DeVries et al. 2019.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +18,19 @@ class JudgeCNN(nn.Module):
     def __init__(self, features: int = 128):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, features), nn.ReLU())
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.25),
+            nn.Linear(64 * 49, features),
+            nn.ReLU(),
+        )
         self.classifier = nn.Sequential(nn.Dropout(0.25), nn.Linear(features, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +54,7 @@ def judge_outputs(judge: JudgeCNN, images: torch.Tensor, batch_size: int = 128) 
     judge.eval()
     preds, feats = [], []
     for start in range(0, len(images), batch_size):
-        f = judge.features(images[start:start + batch_size])
+        f = judge.features(images[start : start + batch_size])
         feats.append(f.double().cpu())
         preds.append(judge.classifier(f).argmax(1).cpu())
     return torch.cat(preds).numpy(), torch.cat(feats).numpy()
@@ -97,8 +108,13 @@ def knn_radii(features: torch.Tensor, k: int, chunk: int = 2000) -> torch.Tensor
     return nearest(features, features, k + 1, chunk)[0][:, k]  # k + 1: each row is its own nearest
 
 
-def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = MANIFOLD_K,
-                     radii_real: np.ndarray | None = None, chunk: int = 2000) -> tuple[float, float]:
+def precision_recall(
+    real: np.ndarray,
+    generated: np.ndarray,
+    k: int = MANIFOLD_K,
+    radii_real: np.ndarray | None = None,
+    chunk: int = 2000,
+) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019) of generated features against real ones.
 
     Precision: the share of generated samples inside the real manifold (the union of balls reaching
@@ -111,23 +127,29 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = MANIFOLD_
     in_real = torch.zeros(len(gen_t), dtype=torch.bool)
     in_generated = []
     for i in range(0, len(real_t), chunk):  # one pass over the real x generated distances serves both
-        dist = torch.cdist(real_t[i:i + chunk], gen_t)
-        in_real |= (dist <= radii[i:i + chunk, None]).any(0)
+        dist = torch.cdist(real_t[i : i + chunk], gen_t)
+        in_real |= (dist <= radii[i : i + chunk, None]).any(0)
         in_generated.append((dist <= radii_gen).any(1))
     return float(in_real.double().mean()), float(torch.cat(in_generated).double().mean())
 
 
-def judged(referee: JudgeCNN, images: torch.Tensor, labels: np.ndarray, reference: dict, floor: float) -> dict:
+def score_images(referee: JudgeCNN, images: torch.Tensor, labels: np.ndarray, reference: dict, floor: float) -> dict:
     """How a set of images scores against the real test images (reference: the judge stage's features
     and their statistics; floor: real training images' fd_judge): judge accuracy overall and per digit,
     fd_judge, fd_judge over the floor, and improved precision and recall."""
-    return scores(*judge_outputs(referee, images), labels, reference, floor)
+    return score_outputs(*judge_outputs(referee, images), labels, reference, floor)
 
 
-def scores(preds: np.ndarray, feats: np.ndarray, labels: np.ndarray, reference: dict, floor: float) -> dict:
-    """judged() from the judge's outputs (judge_outputs), for callers that use the features again."""
+def score_outputs(preds: np.ndarray, feats: np.ndarray, labels: np.ndarray, reference: dict, floor: float) -> dict:
+    """score_images() from the judge's outputs (judge_outputs), for callers that use the features again."""
     per_digit = {str(d): float((preds[labels == d] == d).mean()) for d in sorted(set(labels.tolist()))}
     fd = frechet_distance(feature_stats(feats), (reference["mean"], reference["covariance"]))
     precision, recall = precision_recall(reference["features"], feats, radii_real=reference["radii"])
-    return {"judge_accuracy": float((preds == labels).mean()), "per_digit_accuracy": per_digit,
-            "fd_judge": fd, "fd_judge_over_floor": fd / floor, "precision": precision, "recall": recall}
+    return {
+        "judge_accuracy": float((preds == labels).mean()),
+        "per_digit_accuracy": per_digit,
+        "fd_judge": fd,
+        "fd_judge_over_floor": fd / floor,
+        "precision": precision,
+        "recall": recall,
+    }

@@ -1,6 +1,7 @@
 """Where the pipeline's files live, in one place besides dvc.yaml, which spells the same names
 (tests/test_stage_deps.py checks that the two agree). Stages get folders as arguments and find the
 files in them here; nothing else spells a file name."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ Every error names the key path and what was wrong, e.g.
 are pydantic's (strict: no "3" for 3, no NaN or infinity for a float); this module only turns its
 first error into that one line and checks what spans several keys.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,6 +46,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 # The dataclasses declare each key's type and bounds; params.yaml holds every value (no defaults
 # here, so a value lives in one place). A key missing from params.yaml is an error naming it.
 
+
 @dataclass(frozen=True, config=STRICT)
 class DataParams:
     source: str  # auto | torchvision | pypi | a folder holding the IDX files
@@ -55,6 +57,7 @@ class DataParams:
 @dataclass(frozen=True, config=STRICT)
 class TrainParams:
     """Training settings: `train:` holds the shared values, a variant overrides any of them."""
+
     device: Device
     epochs: Positive
     batch_size: Positive
@@ -123,11 +126,19 @@ class Params:
 # --- pydantic's errors as one line naming the key ------------------------------------------
 
 WORDS = {  # pydantic error type -> our wording; any other type keeps pydantic's message
-    "less_than": "must be < {lt}", "less_than_equal": "must be <= {le}", "greater_than": "must be > {gt}",
-    "greater_than_equal": "must be >= {ge}", "int_type": "must be int", "float_type": "must be float",
-    "string_type": "must be str", "bool_type": "must be bool", "list_type": "must be a list",
-    "dict_type": "must be a mapping", "literal_error": "must be one of {expected}",
-    "too_short": "must list at least {min_length} value", "finite_number": "must be a finite number",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "int_type": "must be int",
+    "float_type": "must be float",
+    "string_type": "must be str",
+    "bool_type": "must be bool",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "literal_error": "must be one of {expected}",
+    "too_short": "must list at least {min_length} value",
+    "finite_number": "must be a finite number",
 }
 
 
@@ -249,14 +260,24 @@ def parse(raw: dict, families: dict | None = None) -> Params:
     classify = build(ClassifyParams, raw.get("classify"), "classify")
     for i, k in enumerate(classify.knn_k):
         if k > classify.knn_neighbours:
-            raise ParamsError(f"classify.knn_k[{i}]: must be <= classify.knn_neighbours "
-                              f"({classify.knn_neighbours}), got {k}")
+            raise ParamsError(
+                f"classify.knn_k[{i}]: must be <= classify.knn_neighbours ({classify.knn_neighbours}), got {k}"
+            )
     gaussians = build(GaussiansParams, raw.get("gaussians"), "gaussians")
     if gaussians.samples_per_digit < max(gaussians.components):
-        raise ParamsError(f"gaussians.samples_per_digit: must be >= the largest of gaussians.components "
-                          f"({max(gaussians.components)}), got {gaussians.samples_per_digit}")
-    return Params(seed=seed, data=data, train=train, variants=variants, classify=classify, gaussians=gaussians,
-                  judge=build(JudgeParams, raw.get("judge"), "judge"))
+        raise ParamsError(
+            f"gaussians.samples_per_digit: must be >= the largest of gaussians.components "
+            f"({max(gaussians.components)}), got {gaussians.samples_per_digit}"
+        )
+    return Params(
+        seed=seed,
+        data=data,
+        train=train,
+        variants=variants,
+        classify=classify,
+        gaussians=gaussians,
+        judge=build(JudgeParams, raw.get("judge"), "judge"),
+    )
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -265,7 +286,8 @@ class _Yaml12Loader(yaml.SafeLoader):
 
 
 _Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+.0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+.0123456789")
+)
 
 
 def load(path: str | Path = "params.yaml", families: dict | None = None) -> Params:

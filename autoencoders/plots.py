@@ -1,4 +1,5 @@
 """matplotlib figures, each written to a PNG (Agg backend: no display needed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import ticker
 
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 
 def save(fig, path: str | Path) -> None:
@@ -25,7 +26,7 @@ def tiled(images: np.ndarray, rows: int) -> np.ndarray:
     canvas = np.ones((rows * 29 - 1, cols * 29 - 1))
     for i, img in enumerate(images[: rows * cols]):
         r, c = divmod(i, cols)
-        canvas[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = img
+        canvas[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = img
     return canvas
 
 
@@ -37,8 +38,9 @@ def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = Non
 def image_grids(panels: dict[str, np.ndarray], rows: int, row_labels: list[str] | None = None, title: str = ""):
     """Grids side by side, one per titled panel, sharing their labelled rows."""
     cols = len(next(iter(panels.values()))) // rows
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(4, cols * 0.45) * len(panels), max(2, rows * 0.45)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(max(4, cols * 0.45) * len(panels), max(2, rows * 0.45)), squeeze=False
+    )
     for ax, (panel_title, images) in zip(axes[0], panels.items()):
         ax.imshow(tiled(images, rows), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
@@ -100,8 +102,7 @@ def from_sphere_angles(angles: np.ndarray) -> np.ndarray:
     return np.c_[np.sin(theta) * np.sin(phi), np.sin(theta) * np.cos(phi), np.cos(theta)]
 
 
-def encoder_decoder_map(codes: np.ndarray, labels: np.ndarray, decode, title: str, sphere: bool = False,
-                        n: int = 16):
+def encoder_decoder_map(codes: np.ndarray, labels: np.ndarray, decode, title: str, sphere: bool = False, n: int = 16):
     """Encoder map (codes coloured by digit) beside a decoder grid over the same range.
 
     For a spherical latent both panels use the unwrapped (phi, theta) coordinates.
@@ -166,8 +167,15 @@ def sweep_plot(points: dict[str, list[tuple]], x_label: str, y_label: str, title
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
     where = (lambda x: x) if numeric else {x: i for i, x in enumerate(xs)}.get
     for i, (name, series) in enumerate(points.items()):
-        ax.errorbar([where(p[0]) for p in series], [p[1] for p in series], yerr=[p[2] or 0 for p in series],
-                    marker="o", capsize=3, color=f"C{i}", label=name)
+        ax.errorbar(
+            [where(p[0]) for p in series],
+            [p[1] for p in series],
+            yerr=[p[2] or 0 for p in series],
+            marker="o",
+            capsize=3,
+            color=f"C{i}",
+            label=name,
+        )
     ys = [p[1] for series in points.values() for p in series]
     if numeric and min(xs) > 0 and max(xs) >= 10 * min(xs):
         ax.set_xscale("log")

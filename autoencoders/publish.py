@@ -1,6 +1,7 @@
 """Publishing a pipeline state to MLflow: a parent run with the comparison, one child per variant;
 and the queries `python -m autoencoders ui` makes of them. Only the track stage and the command line
 run this module."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,17 @@ import os
 from pathlib import Path
 
 from .layout import TRAIN_TIME
-from .tracking import (EXPERIMENT, LIVE_EXPERIMENT, as_params, connect, restored_environment, server_requests, store,
-                       store_lock, tags)
+from .tracking import (
+    EXPERIMENT,
+    LIVE_EXPERIMENT,
+    as_params,
+    connect,
+    restored_environment,
+    server_requests,
+    store,
+    store_lock,
+    tags,
+)
 
 
 def experiment_ids() -> dict[str, str]:
@@ -25,8 +35,9 @@ def variant_runs(variant: str, states: list[str] | None = None) -> dict[str, str
     (the DVC experiment it came from, or workspace), restricted to the named states if given."""
     with store_lock(), server_requests():
         client, experiment = connect(EXPERIMENT)
-        runs = client.search_runs([experiment], f"tags.role = 'variant' and tags.variant = '{variant}'",
-                                  order_by=["start_time DESC"])
+        runs = client.search_runs(
+            [experiment], f"tags.role = 'variant' and tags.variant = '{variant}'", order_by=["start_time DESC"]
+        )
     named = {r.info.run_id: r.data.tags.get("dvc_exp_name", "?") for r in runs}
     return {run_id: name for run_id, name in named.items() if not states or name in states}
 
@@ -37,17 +48,29 @@ def state_digest(paths: list[Path]) -> str:
     results (`dvc repro -f`) reaches the same state, however long it took."""
     digest = hashlib.sha256()
     for root in paths:
-        files = sorted(p for p in (root.rglob("*") if root.is_dir() else [root]) if p.is_file() and p.name != TRAIN_TIME)
+        files = sorted(
+            p for p in (root.rglob("*") if root.is_dir() else [root]) if p.is_file() and p.name != TRAIN_TIME
+        )
         for f in files:
             digest.update(str(f.relative_to(root.parent)).encode())
             digest.update(hashlib.md5(f.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
-def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path, split_dir: Path,
-            report_files: list[Path], headline: dict[str, float], spread_sd: dict[str, float]) -> tuple[str, dict]:
+def publish(
+    state: str,
+    table,
+    params_obj,
+    variants_dir: Path,
+    models_dir: Path,
+    split_dir: Path,
+    report_files: list[Path],
+    headline: dict[str, float],
+    spread_sd: dict[str, float],
+) -> tuple[str, dict]:
     """Log one pipeline state: a parent run with the comparison table and the headline metrics
-    (reports/metrics.json's `<variant>.<figure>` as `<variant>/<figure>`), one child per variant with all of its figures.
+    (reports/metrics.json's `<variant>.<figure>` as `<variant>/<figure>`), one child per variant with all of
+    its figures.
 
     Then every variant's model is registered (registry.py) and given its alias.
 
@@ -60,8 +83,18 @@ def publish(state: str, table, params_obj, variants_dir: Path, models_dir: Path,
         # the registry too: MLflow's SQLite registry finds a models:/m-<id> source through the
         # process-wide tracking URI, not the client's (mlflow/store/model_registry/sqlalchemy_store.py)
         with _fluent(store()[0]):
-            parent = _publish(client, experiment, state, table, params_obj, variants_dir, models_dir, split_dir,
-                              report_files, headline)
+            parent = _publish(
+                client,
+                experiment,
+                state,
+                table,
+                params_obj,
+                variants_dir,
+                models_dir,
+                split_dir,
+                report_files,
+                headline,
+            )
             return parent, _register(client, experiment, parent, spread_sd)
 
 
@@ -75,10 +108,10 @@ def _register(client, experiment: str, parent_id: str, spread_sd: dict[str, floa
     for child in client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'"):
         variant, tags_ = child.data.tags["variant"], child.data.tags
         figure = child.data.metrics["evaluate.sq_error_per_image"]
-        version = registry.register(client, child, figure, {k: tags_[k] for k in ("git_commit", "dvc_exp_name",
-                                                                                     "pipeline_state")})
-        alias = registry.assign(client, version, tags_["dvc_exp_name"], figure,
-                                spread_sd.get(f"{variant}.{FIGURE}"))
+        version = registry.register(
+            client, child, figure, {k: tags_[k] for k in ("git_commit", "dvc_exp_name", "pipeline_state")}
+        )
+        alias = registry.assign(client, version, tags_["dvc_exp_name"], figure, spread_sd.get(f"{variant}.{FIGURE}"))
         out[variant] = (version.version, alias)
     return out
 
@@ -87,15 +120,30 @@ def _register(client, experiment: str, parent_id: str, spread_sd: dict[str, floa
 def _fluent(uri: str):
     """MLflow's fluent API (start_run, log_model, log_image: logging a model has no client form) pointed
     at uri for the calls inside, and pointed back after, so nothing outside this module sees the change."""
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    import mlflow
 
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     # MLflow sets and unsets the variable along with its own setting
-    with restored_environment(["MLFLOW_TRACKING_URI"]), _use_tracking_uri(uri):
-        yield
+    with restored_environment(["MLFLOW_TRACKING_URI"]):
+        mlflow.set_tracking_uri(uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous)  # None: unset, as it was
 
 
-def _publish(client, experiment: str, state: str, table, params_obj, variants_dir: Path, models_dir: Path,
-             split_dir: Path, report_files: list[Path], headline: dict[str, float]) -> str:
+def _publish(
+    client,
+    experiment: str,
+    state: str,
+    table,
+    params_obj,
+    variants_dir: Path,
+    models_dir: Path,
+    split_dir: Path,
+    report_files: list[Path],
+    headline: dict[str, float],
+) -> str:
     import dataclasses
 
     import mlflow
@@ -113,10 +161,17 @@ def _publish(client, experiment: str, state: str, table, params_obj, variants_di
     shared = {"seed": params_obj.seed, **as_params(dataclasses.asdict(params_obj.data), "data.")}
     name = os.environ.get("DVC_EXP_NAME", "workspace")
     split = _SplitInputs(split_dir)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"pipeline {name}",
-                          tags=tags(role="pipeline", pipeline_state=state)) as parent:
-        mlflow.log_params({**shared, **as_params({k: dataclasses.asdict(getattr(params_obj, k))
-                                                for k in ("classify", "gaussians", "judge")})})
+    with mlflow.start_run(
+        experiment_id=experiment, run_name=f"pipeline {name}", tags=tags(role="pipeline", pipeline_state=state)
+    ) as parent:
+        mlflow.log_params(
+            {
+                **shared,
+                **as_params(
+                    {k: dataclasses.asdict(getattr(params_obj, k)) for k in ("classify", "gaussians", "judge")}
+                ),
+            }
+        )
         mlflow.log_table(table.reset_index(), "comparison.json")
         # `variant/figure`: MLflow's chart view gives each prefix before a slash a section of its own
         mlflow.log_metrics({key.replace(".", "/", 1): value for key, value in headline.items()})
@@ -127,13 +182,25 @@ def _publish(client, experiment: str, state: str, table, params_obj, variants_di
                 mlflow.log_artifact(str(f))
         for variant, v in params_obj.variants.items():
             folder, checkpoint = variants_dir / variant, layout.model_file(models_dir, variant)
-            run_params = {**shared, "family": v.family, **as_params(v.arch, "arch."),
-                          **as_params(dataclasses.asdict(v.train), "train.")}
+            run_params = {
+                **shared,
+                "family": v.family,
+                **as_params(v.arch, "arch."),
+                **as_params(dataclasses.asdict(v.train), "train."),
+            }
             digest = hashlib.sha256(f"{state_digest([folder, checkpoint])} {sorted(run_params.items())}".encode())
-            run_tags = tags(role="variant", variant=variant, family=v.family, pipeline_state=state,
-                            variant_state=digest.hexdigest()[:16])
-            earlier = client.search_runs([experiment], f"tags.variant_state = '{run_tags['variant_state']}' "
-                                         "and tags.complete = 'true'", max_results=1)
+            run_tags = tags(
+                role="variant",
+                variant=variant,
+                family=v.family,
+                pipeline_state=state,
+                variant_state=digest.hexdigest()[:16],
+            )
+            earlier = client.search_runs(
+                [experiment],
+                f"tags.variant_state = '{run_tags['variant_state']}' and tags.complete = 'true'",
+                max_results=1,
+            )
             if earlier:
                 _link_variant(client, parent.info.run_id, variant, earlier[0], run_params, run_tags, folder)
                 continue
@@ -160,9 +227,13 @@ class _SplitInputs:
 
         train_file = layout.split_file(self.split_dir, "train")
         train = data.load_npz(train_file)
-        return mlflow.data.from_numpy(train["images"], targets=train["labels"], name="mnist-train-split",
-                                      source=str(train_file.resolve()),
-                                      digest=hashlib.md5(train_file.read_bytes()).hexdigest()[:16])
+        return mlflow.data.from_numpy(
+            train["images"],
+            targets=train["labels"],
+            name="mnist-train-split",
+            source=str(train_file.resolve()),
+            digest=hashlib.md5(train_file.read_bytes()).hexdigest()[:16],
+        )
 
     @functools.cached_property
     def example(self):
@@ -171,7 +242,9 @@ class _SplitInputs:
         return data.load_split(layout.split_file(self.split_dir, "test"))[0][:2].numpy()
 
 
-def _link_variant(client, parent_id: str, variant: str, earlier, run_params: dict, run_tags: dict, folder: Path) -> None:
+def _link_variant(
+    client, parent_id: str, variant: str, earlier, run_params: dict, run_tags: dict, folder: Path
+) -> None:
     """A child run for a variant whose results and params an earlier state logged already (same
     variant_state): its params, metrics and tags again in one batch, its dataset input again, and its
     model and figures by reference (tag figures_run_id: the run that holds them). An experiment that
@@ -179,11 +252,22 @@ def _link_variant(client, parent_id: str, variant: str, earlier, run_params: dic
     from mlflow.entities import Param, RunTag
 
     kept = {k: earlier.data.tags[k] for k in ("model_uri", "checkpoint_md5", "density")}
-    run = client.create_run(earlier.info.experiment_id, run_name=variant, tags={
-        **run_tags, **kept, "mlflow.parentRunId": parent_id,
-        "figures_run_id": earlier.data.tags.get("figures_run_id", earlier.info.run_id)})
-    client.log_batch(run.info.run_id, metrics=_variant_metrics(folder, model_id=None),
-                     params=[Param(k, str(v)) for k, v in run_params.items()], tags=[RunTag("complete", "true")])
+    run = client.create_run(
+        earlier.info.experiment_id,
+        run_name=variant,
+        tags={
+            **run_tags,
+            **kept,
+            "mlflow.parentRunId": parent_id,
+            "figures_run_id": earlier.data.tags.get("figures_run_id", earlier.info.run_id),
+        },
+    )
+    client.log_batch(
+        run.info.run_id,
+        metrics=_variant_metrics(folder, model_id=None),
+        params=[Param(k, str(v)) for k, v in run_params.items()],
+        tags=[RunTag("complete", "true")],
+    )
     client.log_inputs(run.info.run_id, datasets=earlier.inputs.dataset_inputs)
     client.set_terminated(run.info.run_id)
 
@@ -207,8 +291,8 @@ def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
     """Into the active run: the model, the figures, the loss curves and every numeric final metric.
 
     Against a server every call is a round trip. The model goes first: MLflow's log_model then
-    copies the run's metrics onto the model one request per metric (2,800 requests, 130 s of the
-    track stage's 150 s against a PostgreSQL-backed server); the final figures are linked to the
+    copies the run's metrics onto the model one request per metric (most of the track stage's time
+    against a PostgreSQL-backed server, measured in docs/team.md); the final figures are linked to the
     model in the one batch that logs them instead. A checkpoint already exported by an earlier
     pipeline state is linked, not exported again.
     """
@@ -223,16 +307,27 @@ def _log_variant(client, folder: Path, checkpoint: Path, example) -> None:
     if earlier:
         model_uri, model_id = earlier[0].data.tags["model_uri"], None
     else:
-        info = mlflow.pytorch.log_model(models.load_checkpoint(checkpoint), name="model", input_example=example,
-                                        serialization_format="pt2", pip_requirements=[f"torch=={torch.__version__}"])
+        info = mlflow.pytorch.log_model(
+            models.load_checkpoint(checkpoint),
+            name="model",
+            input_example=example,
+            serialization_format="pt2",
+            pip_requirements=[f"torch=={torch.__version__}"],
+        )
         model_uri, model_id = info.model_uri, info.model_id
     for png in sorted((folder / layout.FIGURES).glob("*.png")) + [folder / layout.GENERATED]:
         _log_image(png)
     for page in sorted(folder.glob("*.html")):  # the latent explorer: MLflow's artifact view shows the page
         mlflow.log_artifact(str(page))
     client.log_batch(run.info.run_id, metrics=_variant_metrics(folder, model_id))
-    mlflow.set_tags({"density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
-                     "model_uri": model_uri, "checkpoint_md5": digest, "complete": "true"})
+    mlflow.set_tags(
+        {
+            "density": io.read_json(folder / layout.GAUSSIANS)["density"],  # the one chosen, a name
+            "model_uri": model_uri,
+            "checkpoint_md5": digest,
+            "complete": "true",
+        }
+    )
 
 
 def _log_image(png: Path) -> None:
@@ -256,11 +351,16 @@ def _variant_metrics(folder: Path, model_id: str | None) -> list:
     from . import io, layout
 
     now = int(time.time() * 1000)
-    batch = [Metric(key, row[key], now, row["epoch"]) for row in io.read_history(folder / layout.HISTORY)
-             for key in ("train_loss", "val_loss")]
+    batch = [
+        Metric(key, row[key], now, row["epoch"])
+        for row in io.read_history(folder / layout.HISTORY)
+        for key in ("train_loss", "val_loss")
+    ]
     for name in layout.RESULTS:
         part = Path(name).stem
-        batch += [Metric(f"{part}.{k}", float(x), now, 0, model_id=model_id)
-                  for k, x in io.flatten(io.read_json(folder / name)).items()
-                  if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        batch += [
+            Metric(f"{part}.{k}", float(x), now, 0, model_id=model_id)
+            for k, x in io.flatten(io.read_json(folder / name)).items()
+            if isinstance(x, (int, float)) and not isinstance(x, bool)
+        ]
     return batch

@@ -9,6 +9,7 @@ a state whose variant did not change, adds no version. Aliases say which version
   (its test squared error per image lower by more than 2 seed sd, reports/seed_spread.json).
 Only the track stage and the command line run this module.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,13 @@ def register(client, run, figure: float, state_tags: dict[str, str]):
             raise
     source = run.data.tags["model_uri"]  # models:/m-<id>: a tracking server wants that id beside it
     model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
-    return client.create_model_version(name, source=source, run_id=run.info.run_id, model_id=model_id,
-                                       tags={**state_tags, "checkpoint_md5": md5, FIGURE: repr(figure)})
+    return client.create_model_version(
+        name,
+        source=source,
+        run_id=run.info.run_id,
+        model_id=model_id,
+        tags={**state_tags, "checkpoint_md5": md5, FIGURE: repr(figure)},
+    )
 
 
 def champion(client, name: str):
@@ -84,8 +90,12 @@ def crown(client, experiment: str, variant: str, state: str):
     returns that version."""
     from .errors import UserError
 
-    runs = client.search_runs([experiment], f"tags.role = 'variant' and tags.variant = '{variant}' "
-                              f"and tags.dvc_exp_name = '{state}'", order_by=["start_time DESC"], max_results=1)
+    runs = client.search_runs(
+        [experiment],
+        f"tags.role = 'variant' and tags.variant = '{variant}' and tags.dvc_exp_name = '{state}'",
+        order_by=["start_time DESC"],
+        max_results=1,
+    )
     name = model_name(variant)
     version = version_of(client, name, runs[0].data.tags["checkpoint_md5"]) if runs else None
     if version is None:

@@ -1,5 +1,6 @@
 """Scores of predictions, and kNN's vote among neighbours already found: numpy alone, so that the
 knn stage starts without torch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,11 @@ def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
         recall = tp / max(1, int((labels == d).sum()))
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_digit[str(d)] = {"precision": precision, "recall": recall, "f1": f1, "support": int((labels == d).sum())}
-    return {"accuracy": accuracy(pred, labels), "macro_f1": float(np.mean([m["f1"] for m in per_digit.values()])),
-            "per_digit": per_digit}
+    return {
+        "accuracy": accuracy(pred, labels),
+        "macro_f1": float(np.mean([m["f1"] for m in per_digit.values()])),
+        "per_digit": per_digit,
+    }
 
 
 def confusion_rows(actual: np.ndarray, predicted: np.ndarray) -> list[dict]:

@@ -6,6 +6,7 @@ Store: MLFLOW_TRACKING_URI when set (a team's server), else SQLite at the reposi
 DVC_ROOT, which DVC points at the parent repository inside `dvc exp run --temp` and queued runs) with
 artifacts in <root>/mlartifacts. Never a path relative to the working folder.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,8 @@ def store_lock():
 
     SQLite allows one writer at a time and MLflow gives up on a busy database ("database is
     locked"), so every public entry point that talks to a local store (LiveRun's methods here;
-    publish, experiment_ids and variant_runs in publish.py) holds an exclusive lock on mlflow.db.lock while it talks to a local store; nothing
-    inside them takes it again. A tracking server needs no such lock.
+    publish, experiment_ids and variant_runs in publish.py) holds an exclusive lock on mlflow.db.lock
+    while it talks to a local store; nothing inside them takes it again. A tracking server needs no such lock.
     """
     uri, _ = store()
     if not uri.startswith("sqlite:///"):
@@ -72,8 +73,10 @@ def check_reachable(uri: str, timeout: float = 5) -> None:
         urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable ({reason}); start it, "
-                                  "or unset MLFLOW_TRACKING_URI to use the local SQLite store") from None
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it, "
+            "or unset MLFLOW_TRACKING_URI to use the local SQLite store"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -128,8 +131,12 @@ def _git(*args: str) -> str:
 
 def tags(**extra: str) -> dict[str, str]:
     commit = _git("rev-parse", "HEAD")
-    return {"git_commit": commit, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "workspace"),
-            "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", commit), **extra}
+    return {
+        "git_commit": commit,
+        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "workspace"),
+        "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", commit),
+        **extra,
+    }
 
 
 def as_params(obj: dict, prefix: str = "") -> dict:
@@ -153,11 +160,11 @@ class LiveRun:
 
         with store_lock(), server_requests():
             self.client, experiment = connect(LIVE_EXPERIMENT)
-            self.run_id = self.client.create_run(experiment, run_name=f"train {variant}",
-                                                 tags=tags(variant=variant, stage="train")).info.run_id
+            self.run_id = self.client.create_run(
+                experiment, run_name=f"train {variant}", tags=tags(variant=variant, stage="train")
+            ).info.run_id
             self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in as_params(run_params).items()])
-        self.system = SystemMetricsMonitor(self.run_id, sampling_interval=SYSTEM_METRICS_EVERY,
-                                           tracking_uri=store()[0])
+        self.system = SystemMetricsMonitor(self.run_id, sampling_interval=SYSTEM_METRICS_EVERY, tracking_uri=store()[0])
 
     def log_epoch(self, row: dict, strip=None) -> None:
         """The epoch's losses, and strip (a uint8 image: digits above their reconstructions) if given."""
@@ -167,8 +174,9 @@ class LiveRun:
 
         now = int(time.time() * 1000)
         with store_lock(), server_requests():
-            self.client.log_batch(self.run_id, metrics=[Metric(key, row[key], now, row["epoch"])
-                                                        for key in ("train_loss", "val_loss")])
+            self.client.log_batch(
+                self.run_id, metrics=[Metric(key, row[key], now, row["epoch"]) for key in ("train_loss", "val_loss")]
+            )
             if strip is not None:  # synchronous: see publish._log_image
                 self.client.log_image(self.run_id, strip, key="reconstructions", step=row["epoch"], synchronous=True)
 

@@ -1,10 +1,11 @@
 """One model-agnostic fitting loop: the split lives in memory on the device, batches are slices."""
+
 from __future__ import annotations
 
 import math
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -12,13 +13,6 @@ from tqdm import tqdm
 
 from .errors import UserError
 from .params import ParamsError, TrainParams
-
-# Flush denormal floats to zero. Adam's moments for weights whose gradient is exactly zero (dead
-# ReLU units) decay into the denormal range, where x86 arithmetic is many times slower: deep2d's
-# stage took 80 s instead of 31 s. Set at import, before torch starts its worker threads, because
-# each thread keeps its own mode and the workers copy it when they are created (set inside fit,
-# it would reach only the main thread). latent.py, the other module that trains, does the same.
-torch.set_flush_denormal(True)
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -37,16 +31,15 @@ def pick_device(name: str = "auto", key: str = "train.device") -> torch.device:
     count = {"cpu": 1, "cuda": torch.cuda.device_count(), "mps": int(torch.backends.mps.is_available())}[device.type]
     if (device.index or 0) >= count:
         found = f"{count} {device.type} device(s)" if count else f"no {device.type} device"
-        raise ParamsError(f"{key}: {name} is not available on this machine (torch sees {found}); "
-                          "use auto or cpu")
+        raise ParamsError(f"{key}: {name} is not available on this machine (torch sees {found}); use auto or cpu")
     return device
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (runtime.py sets the float modes)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def notebook_dataset(train: tuple[torch.Tensor, ...]) -> torch.utils.data.Dataset:
@@ -68,14 +61,15 @@ def _batches(train: tuple[torch.Tensor, ...], cfg: TrainParams, generator: torch
     """One epoch of batches: slices of a seeded permutation, or the notebooks' DataLoader baseline."""
     n, device = len(train[0]), train[0].device
     if cfg.loader == "dataloader":
-        loader = torch.utils.data.DataLoader(notebook_dataset(train), batch_size=cfg.batch_size, shuffle=True,
-                                             generator=generator)
+        loader = torch.utils.data.DataLoader(
+            notebook_dataset(train), batch_size=cfg.batch_size, shuffle=True, generator=generator
+        )
         for images, labels in loader:
-            yield (images.to(device), labels.to(device))[:len(train)]
+            yield (images.to(device), labels.to(device))[: len(train)]
         return
     order = torch.randperm(n, generator=generator).to(device)
     for start in range(0, n, cfg.batch_size):
-        idx = order[start:start + cfg.batch_size]
+        idx = order[start : start + cfg.batch_size]
         yield tuple(t.index_select(0, idx) for t in train)  # 2x faster than t[idx] for small batches
 
 
@@ -102,7 +96,7 @@ def mean_loss(model: torch.nn.Module, tensors: Tensors, batch_size: int = 1000) 
     tensors = _as_tuple(tensors)
     total, n = 0.0, len(tensors[0])
     for start in range(0, n, batch_size):
-        batch = tuple(t[start:start + batch_size] for t in tensors)
+        batch = tuple(t[start : start + batch_size] for t in tensors)
         total += model.loss(*batch)[0].item() * len(batch[0])
     return total / n
 
@@ -126,12 +120,20 @@ def reconstruction_strip(model: torch.nn.Module, images: torch.Tensor) -> np.nda
     canvas = np.ones((2 * 29 - 1, len(x) * 29 - 1))
     for i, img in enumerate(pair):
         r, c = divmod(i, len(x))
-        canvas[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = img
+        canvas[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = img
     return (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
 
 
-def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, *,
-        seed: int, name: str = "model", on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+def fit(
+    model: torch.nn.Module,
+    train: Tensors,
+    val: Tensors,
+    cfg: TrainParams,
+    *,
+    seed: int,
+    name: str = "model",
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Train in place with Adam; return one history row per epoch (train and val loss, seconds).
 
     train and val are a tensor of images, or a tuple of aligned tensors (images, labels) that are
@@ -145,13 +147,17 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
     if not getattr(model, "trainable", True):
         start = time.perf_counter()
         model.fit(train[0])
-        row = {"epoch": 0, "train_loss": mean_loss(model, train), "val_loss": mean_loss(model, val),
-               "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": 0,
+            "train_loss": mean_loss(model, train),
+            "val_loss": mean_loss(model, val),
+            "seconds": time.perf_counter() - start,
+        }
         if on_epoch:
             on_epoch(row)
         return [row]
     generator = torch.Generator().manual_seed(seed)
-    # channels_last is oneDNN's faster layout for convolutions on CPU (conv 1.3x, conv30 1.1x);
+    # channels_last is oneDNN's faster layout for convolutions on CPU (benchmarks/train_speed.py);
     # it leaves the 2-D weights of the MLPs as they are.
     model.to(memory_format=torch.channels_last)
     # The fused kernel updates all parameters in one pass: for the small MLPs, whose steps are
@@ -165,14 +171,21 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
         start = time.perf_counter()
         model.train()
         total, seen = 0.0, 0
-        bar = tqdm(_batches(train, cfg, generator), total=steps, desc=f"{name} epoch {epoch}/{cfg.epochs}",
-                   unit="batch", leave=False)
+        bar = tqdm(
+            _batches(train, cfg, generator),
+            total=steps,
+            desc=f"{name} epoch {epoch}/{cfg.epochs}",
+            unit="batch",
+            leave=False,
+        )
         for step, batch in enumerate(bar):
             loss, _ = model.loss(*batch)
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainingDiverged(f"variant {name}: loss became {value} at epoch {epoch}, batch {step + 1}"
-                                       f" (lr={cfg.lr}); no checkpoint written")
+                raise TrainingDiverged(
+                    f"variant {name}: loss became {value} at epoch {epoch}, batch {step + 1}"
+                    f" (lr={cfg.lr}); no checkpoint written"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -183,11 +196,17 @@ def fit(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainParams, 
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total / seen:.4f}")
         bar.close()
-        row = {"epoch": epoch, "train_loss": total / seen, "val_loss": mean_loss(model, val),
-               "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": epoch,
+            "train_loss": total / seen,
+            "val_loss": mean_loss(model, val),
+            "seconds": time.perf_counter() - start,
+        }
         history.append(row)
-        tqdm.write(f"{name} epoch {epoch}/{cfg.epochs}: train {row['train_loss']:.5f}  "
-                   f"val {row['val_loss']:.5f}  ({row['seconds']:.1f}s)")
+        tqdm.write(
+            f"{name} epoch {epoch}/{cfg.epochs}: train {row['train_loss']:.5f}  "
+            f"val {row['val_loss']:.5f}  ({row['seconds']:.1f}s)"
+        )
         if on_epoch:
             on_epoch(row)
     return history

@@ -2,14 +2,15 @@
 previous release and at HEAD, in one run on fresh clones (your workspace and its MLflow store are
 left alone).
 
-  python benchmarks/experiment.py --baseline REV     REV and HEAD side by side with the ratio REV / HEAD
-  python benchmarks/experiment.py                    HEAD alone
+  python -m benchmarks.experiment --baseline REV     REV and HEAD side by side with the ratio REV / HEAD
+  python -m benchmarks.experiment                    HEAD alone
 
 Each clone reproduces its default pipeline first (10-20 minutes on 2 cores; its stage table is printed
 too, as benchmarks/pipeline.py prints it), then runs the experiments below one after the other, each
 from that baseline. Each experiment's row
 "dvc overhead" is its wall time less the time of its stages: DVC's own checks, git and the lock file.
 """
+
 import argparse
 import os
 import platform
@@ -19,9 +20,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import Run, bench_folder, cell, cpu_model, timed  # noqa: E402
-from pipeline import table as pipeline_table  # noqa: E402
+from benchmarks.pipeline import Run, bench_folder, cell, cpu_model, timed
+from benchmarks.pipeline import table as pipeline_table
 
 EXPERIMENTS = {  # name -> the -S overrides of one experiment
     "one variant": ["variants.mlp.latent_dim=32"],
@@ -62,9 +62,15 @@ def experiments(run: Run) -> dict[str, tuple[float, dict[str, float]]]:
 
 
 def table(name: str, head: tuple, base: tuple | None, head_commit: str, base_commit: str | None) -> list[str]:
-    columns = ["stage"] + ([f"{base_commit} (s)"] if base else []) + [f"{head_commit} (s)"] + (["ratio"] if base else [])
-    lines = [f"`dvc exp run -S {' -S '.join(EXPERIMENTS[name])}`:", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    columns = (
+        ["stage"] + ([f"{base_commit} (s)"] if base else []) + [f"{head_commit} (s)"] + (["ratio"] if base else [])
+    )
+    lines = [
+        f"`dvc exp run -S {' -S '.join(EXPERIMENTS[name])}`:",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
 
     def row(label, ours, theirs):
         cells = [label] + ([cell(theirs)] if base else []) + [cell(ours)]
@@ -74,7 +80,7 @@ def table(name: str, head: tuple, base: tuple | None, head_commit: str, base_com
     (head_total, head_stages), (base_total, base_stages) = head, base or (None, {})
     for stage in list(head_stages) + [s for s in base_stages if s not in head_stages]:
         lines.append(row(stage, head_stages.get(stage), base_stages.get(stage)))
-    overhead = lambda total, stages: total - sum(stages.values()) if total is not None else None  # noqa: E731
+    overhead = lambda total, stages: total - sum(stages.values()) if total is not None else None
     lines.append(row("dvc overhead", overhead(head_total, head_stages), overhead(base_total, base_stages)))
     lines.append(row("**wall**", head_total, base_total))
     return lines
@@ -94,13 +100,25 @@ def main() -> None:
             run.pipeline()
             results[run.commit] = experiments(run)
 
-    print(f"\nExperiments on {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), "
-          f"Python {platform.python_version()}, {date.today()}\n")
+    print(
+        f"\nExperiments on {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"Python {platform.python_version()}, {date.today()}\n"
+    )
     print("The baseline pipelines (benchmarks/pipeline.py's table):\n")
     print("\n".join(pipeline_table(head, base, None)) + "\n")
     for name in EXPERIMENTS:
-        print("\n".join(table(name, results[head.commit][name], results[base.commit][name] if base else None,
-                              head.commit, base.commit if base else None)) + "\n")
+        print(
+            "\n".join(
+                table(
+                    name,
+                    results[head.commit][name],
+                    results[base.commit][name] if base else None,
+                    head.commit,
+                    base.commit if base else None,
+                )
+            )
+            + "\n"
+        )
     if args.keep:
         print(f"kept {work}")
     else:

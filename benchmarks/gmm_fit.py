@@ -3,11 +3,11 @@ digit, as analyze@V fits them), ours (one BLAS thread, EM tolerance densities.EM
 baselines it was chosen over: two BLAS threads, and scikit-learn's default tolerance (1e-3). Each
 row also gives the mean validation log-likelihood per code, so a faster fit is seen not to be worse.
 
-  python benchmarks/gmm_fit.py [--variant conv30]     (after `dvc repro analyze@conv30`; about 3 minutes)
+  python -m benchmarks.gmm_fit [--variant conv30]     (after `dvc repro analyze@conv30`; about 3 minutes)
 """
+
 import argparse
 import platform
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import cpu_model  # noqa: E402
-
-from autoencoders import densities, latent, params  # noqa: E402
+from autoencoders import densities, latent, params
+from benchmarks.pipeline import cpu_model
 
 
 def fit(emb: dict, components: list[int], threads: int, tol: float) -> tuple[float, float]:
@@ -42,10 +40,12 @@ def main() -> None:
     components = params.load().gaussians.components
     emb = latent.load_embeddings(Path("data/embeddings") / f"{args.variant}.parquet")
     emb = {s: (z.astype(np.float64), y) for s, (z, y) in emb.items()}
-    rows = [("ours: 1 BLAS thread, tol", 1, densities.EM_TOL), ("2 BLAS threads, tol", 2, densities.EM_TOL),
-            ("1 BLAS thread, scikit-learn's tol", 1, 1e-3)]
-    print(f"gmm on {args.variant}'s codes, components {components}, {date.today()}, {cpu_model()}, "
-          f"{platform.node()}\n")
+    rows = [
+        ("ours: 1 BLAS thread, tol", 1, densities.EM_TOL),
+        ("2 BLAS threads, tol", 2, densities.EM_TOL),
+        ("1 BLAS thread, scikit-learn's tol", 1, 1e-3),
+    ]
+    print(f"gmm on {args.variant}'s codes, components {components}, {date.today()}, {cpu_model()}, {platform.node()}\n")
     print("| setting | tol | fit s | val log-likelihood / code |")
     print("|---|---|---|---|")
     for label, threads, tol in rows:

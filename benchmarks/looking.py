@@ -3,11 +3,11 @@ and the report's gallery, as analyze@V and report add them to a reproduction; t-
 (ours) beside scikit-learn's default threads (the baseline), and PCA, which the latent maps used
 before, for scale.
 
-  python benchmarks/looking.py          (after `dvc repro`; about 2 minutes on 2 cores)
+  python -m benchmarks.looking          (after `dvc repro`; about 2 minutes on 2 cores)
 """
+
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from datetime import date
@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import cpu_model  # noqa: E402
-
-from autoencoders import data, explore, gallery, io, latent, layout, models, params, plots, report  # noqa: E402
+from autoencoders import data, explore, gallery, io, latent, layout, models, params, plots, report
+from benchmarks.pipeline import cpu_model
 
 
 def seconds(fn) -> tuple[float, object]:
@@ -30,8 +28,9 @@ def seconds(fn) -> tuple[float, object]:
 def tsne_default_threads(codes: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
 
-    return TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto", max_iter=500,
-                random_state=seed).fit_transform(codes.astype(np.float64))
+    return TSNE(
+        n_components=2, perplexity=30, init="pca", learning_rate="auto", max_iter=500, random_state=seed
+    ).fit_transform(codes.astype(np.float64))
 
 
 def main() -> None:
@@ -42,7 +41,10 @@ def main() -> None:
     test = data.load_npz(layout.split_file("data/split", "test"))
     x = data.images_tensor(test["images"])
     print(f"# {date.today()}, {cpu_model()}, {platform.python_version()}\n")
-    print("| variant | codes | placement | t-SNE, 1 thread (s) | t-SNE, default threads (s) | PCA (s) | explorer in all (s) | page (MB) |")
+    print(
+        "| variant | codes | placement | t-SNE, 1 thread (s) | t-SNE, default threads (s) | PCA (s) "
+        "| explorer in all (s) | page (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     total = 0.0
     for name in p.variants:
@@ -58,8 +60,10 @@ def main() -> None:
             base = f"{seconds(lambda: tsne_default_threads(drawn, p.seed))[0]:.1f}"
             centred = drawn - drawn.mean(0)
             pca = f"{seconds(lambda: centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T)[0]:.2f}"
-        print(f"| {name} | {codes.shape[1]}-d | {view.mode} | {tsne} | {base} | {pca} | {spent:.1f} | "
-              f"{len(page) / 1e6:.1f} |")
+        print(
+            f"| {name} | {codes.shape[1]}-d | {view.mode} | {tsne} | {base} | {pca} | {spent:.1f} | "
+            f"{len(page) / 1e6:.1f} |"
+        )
     variants = Path("reports/variants")
     table = report.comparison_table(variants, {name: v.family for name, v in p.variants.items()})
     arrays = {name: data.load_npz(variants / name / gallery.ARRAYS) for name in p.variants}

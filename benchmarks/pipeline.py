@@ -1,15 +1,16 @@
 """Whole-pipeline benchmark: every stage's wall time and peak RSS, the full and the no-op `dvc repro`,
 on fresh clones, so your workspace, its outputs and its MLflow store are left alone.
 
-  python benchmarks/pipeline.py                      the committed HEAD alone
-  python benchmarks/pipeline.py --baseline REV       REV and HEAD, one after the other in one run, side by
+  python -m benchmarks.pipeline                      the committed HEAD alone
+  python -m benchmarks.pipeline --baseline REV       REV and HEAD, one after the other in one run, side by
                                                      side with the ratio REV / HEAD: a gain measured on one
                                                      machine, in one sitting
-  python benchmarks/pipeline.py --dataloader         also HEAD with the notebooks' DataLoader feeding every
+  python -m benchmarks.pipeline --dataloader         also HEAD with the notebooks' DataLoader feeding every
                                                      training stage (`dvc exp run --temp -S train.loader=dataloader`)
 
 Each pipeline runs from nothing (download included); expect about 10-25 minutes per pipeline on 2 cores.
 """
+
 import argparse
 import os
 import platform
@@ -22,12 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Loaded by every Python process of a stage (DVC sets DVC_STAGE): appends the stage's peak RSS.
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import atexit, os, resource
 if os.environ.get("BENCH_RSS_LOG") and os.environ.get("DVC_STAGE"):
     atexit.register(lambda: open(os.environ["BENCH_RSS_LOG"], "a").write(
         f"{os.environ['DVC_STAGE']}\\t{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n"))
-'''
+"""
 
 
 def timed(repo: Path, env: dict, cmd: list[str]) -> tuple[float, dict[str, float]]:
@@ -67,10 +68,15 @@ class Run:
         self.repo, self.rss_log = work / folder, work / f"{folder}.rss"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(self.repo)], check=True)
         subprocess.run(["git", "checkout", "-q", rev], cwd=self.repo, check=True)
-        self.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.repo, check=True,
-                                     capture_output=True, text=True).stdout.strip()
-        self.env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                    "PYTHONPATH": str(hook), "BENCH_RSS_LOG": str(self.rss_log)}
+        self.commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=self.repo, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        self.env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(hook),
+            "BENCH_RSS_LOG": str(self.rss_log),
+        }
         self.env.pop("MLFLOW_TRACKING_URI", None)
 
     def pipeline(self) -> None:
@@ -105,9 +111,14 @@ def cell(seconds: float | None) -> str:
 
 def table(head: Run, base: Run | None, loader: dict[str, float] | None) -> list[str]:
     """The markdown table: one row per stage of either revision, then the totals."""
-    columns = ["stage"] + ([f"{base.commit} (s)"] if base else []) + [f"{head.commit} (s)"] \
-        + (["ratio"] if base else []) + [f"peak RSS {head.commit} (MiB)"] \
+    columns = (
+        ["stage"]
+        + ([f"{base.commit} (s)"] if base else [])
+        + [f"{head.commit} (s)"]
+        + (["ratio"] if base else [])
+        + [f"peak RSS {head.commit} (MiB)"]
         + (["notebooks' DataLoader training (s)"] if loader is not None else [])
+    )
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     names = list(head.stages) + [s for s in (base.stages if base else {}) if s not in head.stages]
 
@@ -120,12 +131,26 @@ def table(head: Run, base: Run | None, loader: dict[str, float] | None) -> list[
 
     for name in names:
         other = "same stage" if loader is not None and name not in loader else cell((loader or {}).get(name))
-        lines.append(row(name, head.stages.get(name), base.stages.get(name) if base else None,
-                         f"{head.rss[name]:.0f}" if name in head.rss else "-", other))
+        lines.append(
+            row(
+                name,
+                head.stages.get(name),
+                base.stages.get(name) if base else None,
+                f"{head.rss[name]:.0f}" if name in head.rss else "-",
+                other,
+            )
+        )
     largest = max(head.rss, key=head.rss.get)
     loader_total = f"**{sum((loader or {}).get(s, t) for s, t in head.stages.items()):.1f}**"
-    lines.append(row("**full `dvc repro`**", head.total, base.total if base else None,
-                     f"**{head.rss[largest]:.0f}** ({largest})", loader_total))
+    lines.append(
+        row(
+            "**full `dvc repro`**",
+            head.total,
+            base.total if base else None,
+            f"**{head.rss[largest]:.0f}** ({largest})",
+            loader_total,
+        )
+    )
     lines.append(row("no-op `dvc repro`", head.noop, base.noop if base else None, "", ""))
     return lines
 
@@ -150,8 +175,10 @@ def main() -> None:
         except RuntimeError as err:  # still print what the default passes measured
             print(err, file=sys.stderr)
 
-    print(f"\nWhole pipeline on {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), "
-          f"Python {platform.python_version()}, {date.today()}\n")
+    print(
+        f"\nWhole pipeline on {platform.node()}: {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"Python {platform.python_version()}, {date.today()}\n"
+    )
     print("\n".join(table(head, base, loader)))
     if not args.keep:
         subprocess.run(["rm", "-rf", str(work)])

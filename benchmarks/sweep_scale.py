@@ -2,11 +2,12 @@
 then of 2, in one run, each against its own bare origin and folder DVC remote; prints wall time, the
 mean time of one experiment's task (clone, `dvc exp run --pull`, push) and the ratio.
 
-  python benchmarks/sweep_scale.py            8 tiny experiments: the tests' synthetic pipeline, each
+  python -m benchmarks.sweep_scale            8 tiny experiments: the tests' synthetic pipeline, each
                                               retraining mlp with another code size (9 to 13 minutes)
-  python benchmarks/sweep_scale.py --real     4 experiments of this repository's reproduced pipeline
+  python -m benchmarks.sweep_scale --real     4 experiments of this repository's reproduced pipeline
                                               (`dvc repro` first), mlp's code size again (13 to 15 minutes)
 """
+
 import argparse
 import platform
 import re
@@ -16,11 +17,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from benchmarks.pipeline import cpu_model
+from tests.helpers import SMALL_SET, make_project, run, write_mnist_folder
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import SMALL_SET, make_project, run, write_mnist_folder  # noqa: E402
-from pipeline import cpu_model  # noqa: E402
 
 TINY_SETS = [f"variants.mlp.latent_dim={d}" for d in (2, 3, 4, 5, 6, 7, 8, 9)]
 REAL_SETS = [f"variants.mlp.latent_dim={d}" for d in (16, 24, 32, 48)]
@@ -63,8 +63,21 @@ def real_origin(base: Path) -> Path:
 
 def sweep(project: Path, workers: int, sets: list[str]) -> tuple[float, list[float]]:
     start = time.perf_counter()
-    result = run([sys.executable, "-m", "ops", "sweep", "--workers", str(workers), "--prefix", f"w{workers}",
-                  *[a for s in sets for a in ("--set", s)]], project, timeout=3600)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "sweep",
+            "--workers",
+            str(workers),
+            "--prefix",
+            f"w{workers}",
+            *[a for s in sets for a in ("--set", s)],
+        ],
+        project,
+        timeout=3600,
+    )
     wall = time.perf_counter() - start
     tasks = [float(s) for s in re.findall(r": done in (\d+) s", result.stderr)]
     assert len(tasks) == len(sets), result.stderr
@@ -86,8 +99,10 @@ def main() -> None:
             print(f"{workers} worker(s): {wall:.0f} s", file=sys.stderr)
     one = rows[0][1]
     kind = "this repository's pipeline (MNIST)" if args.real else "tiny (synthetic)"
-    print(f"{len(sets)} {kind} experiments through `python -m ops sweep`, {date.today()}, {cpu_model()}, "
-          f"{platform.node()}\n")
+    print(
+        f"{len(sets)} {kind} experiments through `python -m ops sweep`, {date.today()}, {cpu_model()}, "
+        f"{platform.node()}\n"
+    )
     print("| workers | wall s | mean s per experiment's task | wall, 1 worker / this |")
     print("|---|---|---|---|")
     for workers, wall, per_task in rows:

@@ -1,7 +1,7 @@
 """Load on the team stack: N experiments queued against the MLflow server (PostgreSQL + S3), run by two
 queue workers and by one, the wall time of each beside the other, and every run counted on the server.
 
-  python benchmarks/team_load.py [--experiments 8] [--keep]
+  python -m benchmarks.team_load [--experiments 8] [--keep]
 
 Each pass builds a fresh project the way the tests do (their tiny synthetic IDX data, variants mlp and
 pca, two epochs), starts its own team stack, queues N experiments (`-S seed=1..N`: no two share a stage,
@@ -11,20 +11,19 @@ one finished live training run per variant. The stack is torn down after each pa
 figure is the overhead-heavy end of the range: start-up, queueing and logging dominate. About 15
 minutes for both passes on 2 cores; needs PostgreSQL's server binaries (the README's team section).
 """
+
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import make_project, run, run_queue, write_mnist_folder  # noqa: E402  (the tests' project builder)
+from benchmarks.pipeline import cpu_model
+from ops import team
+from tests.helpers import make_project, run, run_queue, write_mnist_folder
 
-from ops import team  # noqa: E402
-from pipeline import cpu_model  # noqa: E402  (benchmarks/pipeline.py, beside this file)
+ROOT = Path(__file__).resolve().parents[1]
 
 VARIANTS = ["mlp", "pca"]
 
@@ -54,12 +53,18 @@ def count_runs(uri: str, names: list[str]) -> dict[str, str]:
     client = MlflowClient(uri)
     pipeline = client.get_experiment_by_name("autoencoders").experiment_id
     live = client.get_experiment_by_name("autoencoders-training").experiment_id
-    parents = Counter(r.data.tags["dvc_exp_name"] for r in client.search_runs(
-        [pipeline], "tags.role = 'pipeline' and tags.complete = 'true'", max_results=1000))
-    children = Counter((r.data.tags["dvc_exp_name"], r.data.tags["variant"]) for r in client.search_runs(
-        [pipeline], "tags.role = 'variant'", max_results=1000))
-    trained = Counter((r.data.tags["dvc_exp_name"], r.data.tags["variant"]) for r in client.search_runs(
-        [live], "attributes.status = 'FINISHED'", max_results=1000))
+    parents = Counter(
+        r.data.tags["dvc_exp_name"]
+        for r in client.search_runs([pipeline], "tags.role = 'pipeline' and tags.complete = 'true'", max_results=1000)
+    )
+    children = Counter(
+        (r.data.tags["dvc_exp_name"], r.data.tags["variant"])
+        for r in client.search_runs([pipeline], "tags.role = 'variant'", max_results=1000)
+    )
+    trained = Counter(
+        (r.data.tags["dvc_exp_name"], r.data.tags["variant"])
+        for r in client.search_runs([live], "attributes.status = 'FINISHED'", max_results=1000)
+    )
     verdict = {}
     for name in names:
         wrong = [f"{parents[name]} parent runs"] if parents[name] != 1 else []
@@ -93,8 +98,10 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{args.experiments} experiments, variants {', '.join(VARIANTS)}, tiny synthetic data; "
-          f"{cpu_model()}, {os.cpu_count()} cores\n")
+    print(
+        f"\n{args.experiments} experiments, variants {', '.join(VARIANTS)}, tiny synthetic data; "
+        f"{cpu_model()}, {os.cpu_count()} cores\n"
+    )
     print("| queue workers | wall time (s) | per experiment (s) | logged exactly once |")
     print("|---|---|---|---|")
     for jobs, seconds, ok in rows:

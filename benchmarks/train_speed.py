@@ -12,9 +12,10 @@ loop could show here: the DataLoader's own cost per image is fixed, so even trai
 the matmul peak (compute floor = FLOPs per image / peak) gives at most
 (floor + DataLoader cost) / floor.
 
-Needs data/split (`dvc repro split`). Usage: python benchmarks/train_speed.py [--batches N] [--device D]
+Needs data/split (`dvc repro split`). Usage: python -m benchmarks.train_speed [--batches N] [--device D]
 (--device: cpu, the default, or cuda / mps; the peak is then that device's float32 matmul peak).
 """
+
 import argparse
 import dataclasses
 import time
@@ -77,8 +78,10 @@ def main() -> None:
     peak = matmul_peak_flops(device, n=8192 if device.type == "cuda" else 2048)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"float32 matmul peak on {device} ({where}): {peak / 1e9:.1f} GFLOP/s; torch {torch.__version__}\n")
-    print("| variant | batch | ours (img/s) | notebook DataLoader (img/s) | speed-up | % of matmul peak "
-          "| speed-up bound at matmul peak |")
+    print(
+        "| variant | batch | ours (img/s) | notebook DataLoader (img/s) | speed-up | % of matmul peak "
+        "| speed-up bound at matmul peak |"
+    )
     print("|---|---|---|---|---|---|---|")
     for variant in p.variants.values():
         if not models.FAMILIES[variant.family].trainable:
@@ -86,11 +89,13 @@ def main() -> None:
         batches = min(args.batches, len(train_x) // variant.train.batch_size)
         speed, model = images_per_second(variant, train_x, val_x, batches, "tensor")
         baseline, _ = images_per_second(variant, train_x, val_x, batches, "dataloader")
-        floor = flops_per_image(model, train_x[:variant.train.batch_size]) / peak  # seconds per image
+        floor = flops_per_image(model, train_x[: variant.train.batch_size]) / peak  # seconds per image
         loader_cost = max(0.0, 1 / baseline - 1 / speed)  # what the DataLoader adds per image
-        print(f"| {variant.name} | {variant.train.batch_size} | {speed:,.0f} | {baseline:,.0f} | "
-              f"{speed / baseline:.1f}x | {100 * floor * speed:.1f}% | {(floor + loader_cost) / floor:.1f}x |",
-              flush=True)
+        print(
+            f"| {variant.name} | {variant.train.batch_size} | {speed:,.0f} | {baseline:,.0f} | "
+            f"{speed / baseline:.1f}x | {100 * floor * speed:.1f}% | {(floor + loader_cost) / floor:.1f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

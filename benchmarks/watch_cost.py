@@ -2,23 +2,21 @@
 beside the losses, the strip of validation digits and their reconstructions (drawn and logged as an
 image) and history.csv rewritten, on a fresh SQLite store, for one trained variant's model.
 
-  python benchmarks/watch_cost.py [--variant conv30] [--epochs 10]     (after `dvc repro`)
+  python -m benchmarks.watch_cost [--variant conv30] [--epochs 10]     (after `dvc repro`)
 """
+
 import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import cpu_model  # noqa: E402
-
-from autoencoders import data, io, layout, models, tracking  # noqa: E402
-from autoencoders.train import reconstruction_strip  # noqa: E402
+from autoencoders import data, io, layout, models, tracking
+from autoencoders.train import reconstruction_strip
+from benchmarks.pipeline import cpu_model
 
 
 def main() -> None:

@@ -8,6 +8,7 @@
 
 `team` needs the team extra and `sweep` the cluster extra: pip install -e '.[team,cluster]'.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from autoencoders.__main__ import add_common, program
-from autoencoders.errors import UserError
+from autoencoders.errors import UserError, handled
 
 from . import team as stack
 
@@ -34,8 +35,10 @@ def require_extra(command: str, prog: str) -> None:
     extra, modules = EXTRAS[command]
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingExtra(f"`{prog} {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
-                           f"pip install -e '.[{extra}]'")
+        raise MissingExtra(
+            f"`{prog} {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
+            f"pip install -e '.[{extra}]'"
+        )
 
 
 def team(args) -> None:
@@ -45,9 +48,11 @@ def team(args) -> None:
         print("team stack stopped (PostgreSQL's data stays in .team/postgres)")
         return
     state = stack.up(root)
-    print(f"PostgreSQL on {stack.HOST}:{state['postgres']['port']} (MLflow's backend store), object store "
-          f"http://{stack.HOST}:{state['s3']['port']} (bucket {stack.BUCKET}), MLflow server "
-          f"http://{stack.HOST}:{state['mlflow']['port']}; DVC remote '{stack.DVC_REMOTE}' in .dvc/config.local")
+    print(
+        f"PostgreSQL on {stack.HOST}:{state['postgres']['port']} (MLflow's backend store), object store "
+        f"http://{stack.HOST}:{state['s3']['port']} (bucket {stack.BUCKET}), MLflow server "
+        f"http://{stack.HOST}:{state['mlflow']['port']}; DVC remote '{stack.DVC_REMOTE}' in .dvc/config.local"
+    )
     print("# run these in your shell:")
     print("\n".join(stack.exports(state)))
 
@@ -73,8 +78,9 @@ def sweep(args) -> int:
     print(f"{len(tasks)} experiment(s) of {baseline[:7]} from {origin} on {where}, each on {each}", file=sys.stderr)
     try:
         with tqdm(total=len(tasks), desc="sweep", unit="experiment") as bar:
-            outcomes = fan.submit(client, origin, baseline, tasks, tracking_uri, threads,
-                                  progress=lambda name, outcome: bar.update())
+            outcomes = fan.submit(
+                client, origin, baseline, tasks, tracking_uri, threads, progress=lambda name, outcome: bar.update()
+            )
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
@@ -85,16 +91,20 @@ def sweep(args) -> int:
     for name in sorted(outcomes):
         outcome = outcomes[name]
         if isinstance(outcome, dict):
-            print(f"{name} ({overrides[name]}): {outcome['status']} in {outcome['seconds']:.0f} s on {outcome['worker']}",
-                  file=sys.stderr)
+            print(
+                f"{name} ({overrides[name]}): {outcome['status']} in {outcome['seconds']:.0f} s on {outcome['worker']}",
+                file=sys.stderr,
+            )
         else:
             print(f"{name} ({overrides[name]}) failed: {outcome}", file=sys.stderr)
     fan.gather(repo, finished)
     if finished:  # the rows that answer the sweep's question; every row one flag away
         autoencoders_cli(["compare", "--experiments", *sorted(finished), *([] if args.all_rows else ["--changed"])])
         if not args.all_rows:
-            print(f"(rows that differ only; every row: autoencoders compare --experiments {' '.join(sorted(finished))})",
-                  file=sys.stderr)
+            print(
+                f"(rows that differ only; every row: autoencoders compare --experiments {' '.join(sorted(finished))})",
+                file=sys.stderr,
+            )
     return 1 if len(finished) < len(tasks) else 0
 
 
@@ -105,21 +115,33 @@ def positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog=program("ops", "autoencoders-ops"), description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog=program("ops", "autoencoders-ops"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = top.add_subparsers(dest="command", required=True)
     tm = commands.add_parser("team", help="start or stop the local team stack")
     tm.add_argument("action", choices=["up", "down"])
     tm.set_defaults(run=team)
 
     sw = commands.add_parser("sweep", help="experiments on a Dask cluster, gathered through the git remote")
-    sw.add_argument("--set", action="append", default=[], metavar="'KEY=VALUE ...'",
-                    help="one experiment's `dvc exp run -S` overrides, space-separated (repeat for more)")
+    sw.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="'KEY=VALUE ...'",
+        help="one experiment's `dvc exp run -S` overrides, space-separated (repeat for more)",
+    )
     sw.add_argument("--seeds", type=int, nargs="+", help="run every set once per seed (seed=N added)")
     sw.add_argument("--scheduler", help="a Dask scheduler, tcp://HOST:PORT (default: a local cluster)")
     sw.add_argument("--workers", type=positive, default=2, help="workers of the local cluster (default 2)")
-    sw.add_argument("--threads", type=positive, help="torch and BLAS threads of each experiment (default: a local "
-                    "cluster's share of this machine's cores; on a scheduler's workers, all of the worker machine's)")
+    sw.add_argument(
+        "--threads",
+        type=positive,
+        help="torch and BLAS threads of each experiment (default: a local "
+        "cluster's share of this machine's cores; on a scheduler's workers, all of the worker machine's)",
+    )
     sw.add_argument("--prefix", default="sweep", help="experiment names: PREFIX-<digest of baseline and overrides>")
     sw.add_argument("--all-rows", action="store_true", help="the summary's every row, not only those that differ")
     sw.set_defaults(run=sweep)
@@ -130,13 +152,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     top = parser()
     args = top.parse_args(argv)
-    try:
+
+    def command() -> int | None:
         if args.command in EXTRAS:
             require_extra(args.command, top.prog)
-        return args.run(args) or 0
-    except UserError as err:  # a piece of the stack missing, a scheduler that does not answer: one line
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return args.run(args)
+
+    return handled(command)  # a piece of the stack missing, a scheduler that does not answer: one line
 
 
 def cli() -> None:

@@ -11,6 +11,7 @@ two machines never push the same name with different results, and the same again
 so a task re-run after a lost worker, or a sweep submitted twice, finds its experiment on the origin
 and skips it instead of pushing a duplicate.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,6 +66,7 @@ def plan(override_sets: list[str], seeds: list[int] | None, baseline: str, prefi
 
 # --- on a worker ---------------------------------------------------------------------------------
 
+
 def _dvc() -> str:
     """The dvc beside the worker's interpreter (the project's venv), else the one on PATH."""
     beside = Path(sys.executable).with_name("dvc")
@@ -93,8 +95,11 @@ def task_environment(threads: int | None, tracking_uri: str | None) -> dict[str,
     this machine). Set, not inherited: Dask's nanny gives each worker process OMP_NUM_THREADS=1, fit
     for work done inside the worker, not for the training one experiment starts as its own process."""
     count = str(threads or cores())
-    return {**os.environ, **dict.fromkeys(THREAD_VARIABLES, count),
-            **({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})}
+    return {
+        **os.environ,
+        **dict.fromkeys(THREAD_VARIABLES, count),
+        **({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}),
+    }
 
 
 def failed_stage(output: str) -> str | None:
@@ -119,19 +124,23 @@ def run_task(origin: str, baseline: str, task: Task, tracking_uri: str | None, t
         _run(["git", "clone", "--quiet", origin, str(repo)], None, f"git clone {origin}")
         _run(["git", "checkout", "--quiet", baseline], repo, f"git checkout {baseline[:7]}")
         if pushed(repo, task.name):  # a re-run after a lost worker, or the same sweep submitted again
-            return {"name": task.name, "status": "skipped", "seconds": time.perf_counter() - start,
-                    "worker": socket.gethostname()}
+            return {
+                "name": task.name,
+                "status": "skipped",
+                "seconds": time.perf_counter() - start,
+                "worker": socket.gethostname(),
+            }
         cmd = [_dvc(), "exp", "run", "--pull", "-n", task.name, *[a for o in task.overrides for a in ("-S", o)]]
         result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             stage = failed_stage(result.stdout + result.stderr)
             raise TaskFailed(f"stage {stage or '(before any stage)'} failed:\n{_tail(result)}")
         _run([_dvc(), "exp", "push", "origin", task.name], repo, f"dvc exp push origin {task.name}", env)
-    return {"name": task.name, "status": "done", "seconds": time.perf_counter() - start,
-            "worker": socket.gethostname()}
+    return {"name": task.name, "status": "done", "seconds": time.perf_counter() - start, "worker": socket.gethostname()}
 
 
 # --- where the sweep is submitted ----------------------------------------------------------------
+
 
 def _git(repo: Path, *args: str) -> str:
     result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
@@ -158,8 +167,14 @@ def connect(scheduler: str | None, workers: int):
     if scheduler is None:  # every listener on loopback, the HTTP ones (dashboard, /health) on free ports
         saved = dict(os.environ)
         try:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0")
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                worker_dashboard_address="127.0.0.1:0",
+            )
         finally:
             # Its nannies write their workers' settings (OMP_NUM_THREADS=1, a PYTHONHASHSEED) into this
             # process's environment before they spawn them: what this process starts later must not
@@ -178,16 +193,25 @@ def connect(scheduler: str | None, workers: int):
         raise SweepError(f"Dask scheduler {scheduler} is unreachable ({err})") from None
 
 
-def submit(client, origin: str, baseline: str, tasks: list[Task], tracking_uri: str | None, threads: int | None = None,
-           progress=None) -> dict:
+def submit(
+    client,
+    origin: str,
+    baseline: str,
+    tasks: list[Task],
+    tracking_uri: str | None,
+    threads: int | None = None,
+    progress=None,
+) -> dict:
     """Run every task on the cluster; name -> its result dict, or the TaskFailed message."""
     from distributed import as_completed
 
     # The task's name is its key: two submissions of the same task share one run. pure=False and no
     # retries: a task that fails fails the same way again; a lost worker's task is re-run by the
     # scheduler on its own (distributed.scheduler.allowed-failures).
-    futures = {client.submit(run_task, origin, baseline, t, tracking_uri, threads, key=t.name, pure=False): t.name
-               for t in tasks}
+    futures = {
+        client.submit(run_task, origin, baseline, t, tracking_uri, threads, key=t.name, pure=False): t.name
+        for t in tasks
+    }
     outcomes = {}
     for future in as_completed(futures):
         name = futures[future]

@@ -7,6 +7,7 @@ and a DVC remote on the same store.
 .team/ under the project (ignored by git and DVC); the ports and process ids in .team/state.json.
 moto keeps its objects in memory: they are gone after `team down`, the database is not.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ class TeamError(UserError, RuntimeError):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def free_port(preferred: int | None = None, taken: tuple[int, ...] = ()) -> int:
     """preferred when it is free (a restarted server keeps its address), else any free port; never one
@@ -82,8 +84,10 @@ def postgres_binary(name: str) -> str:
     for found in candidates:
         if found:
             return str(found)
-    raise TeamError(f"PostgreSQL's {name} not found: install the server binaries (Debian/Ubuntu: "
-                    f"`apt-get install postgresql`; macOS: `brew install postgresql@15`)")
+    raise TeamError(
+        f"PostgreSQL's {name} not found: install the server binaries (Debian/Ubuntu: "
+        f"`apt-get install postgresql`; macOS: `brew install postgresql@15`)"
+    )
 
 
 def alive(pid: int | None) -> bool:
@@ -120,12 +124,19 @@ def stop_process(pid: int | None, timeout: float = 15) -> None:
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
+
 def _as_server_user(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the `postgres` user (Debian's package
     creates it); otherwise as whoever we are."""
     if os.geteuid() != 0:
         return cmd
-    return [executable("runuser", "util-linux's runuser is needed to start PostgreSQL as root"), "-u", "postgres", "--", *cmd]
+    return [
+        executable("runuser", "util-linux's runuser is needed to start PostgreSQL as root"),
+        "-u",
+        "postgres",
+        "--",
+        *cmd,
+    ]
 
 
 def start_postgres(data: Path, port: int, log: Path) -> None:
@@ -135,14 +146,36 @@ def start_postgres(data: Path, port: int, log: Path) -> None:
         data.chmod(0o700)
         shutil.chown(log.parent, "postgres")
     if not (data / "PG_VERSION").exists():
-        subprocess.run(_as_server_user([postgres_binary("initdb"), "-D", str(data), "-U", DATABASE, "--auth=trust",
-                                        "-E", "UTF8", "--no-instructions"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_server_user(
+                [
+                    postgres_binary("initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    DATABASE,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
     options = f"-p {port} -c listen_addresses={HOST} -k {data}"  # the socket in the data folder: no system path
-    result = subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-l", str(log),
-                                             "-o", options, "-w", "-t", "60", "start"]), capture_output=True, text=True)
+    result = subprocess.run(
+        _as_server_user(
+            [postgres_binary("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
+        ),
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
-        raise TeamError(f"PostgreSQL did not start on {HOST}:{port}: {result.stderr.strip() or result.stdout.strip()}; "
-                        f"its log: {log}")
+        raise TeamError(
+            f"PostgreSQL did not start on {HOST}:{port}: {result.stderr.strip() or result.stdout.strip()}; "
+            f"its log: {log}"
+        )
 
 
 def ensure_database(port: int) -> None:
@@ -162,30 +195,58 @@ def ensure_database(port: int) -> None:
 def postgres_running(data: Path) -> bool:
     if not (data / "PG_VERSION").exists():
         return False
-    return subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "status"]),
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            _as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "status"]), capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def restart_postgres(data: Path) -> None:
     """What a database upgrade or a crash does to the clients: every connection dropped."""
     # -l: the restarted server must not inherit our output (an open pipe would block the caller)
-    subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-l", str(data.parent / "postgres.log"),
-                                    "-m", "fast", "-w", "restart"]), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        _as_server_user(
+            [
+                postgres_binary("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(data.parent / "postgres.log"),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def stop_postgres(data: Path) -> None:
     if postgres_running(data):
-        subprocess.run(_as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_server_user([postgres_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+        )
 
 
 # --- the stack -----------------------------------------------------------------------------------
 
+
 def _spawn(cmd: list[str], log: Path, env: dict | None = None) -> int:
     """A server in a session of its own (it outlives `team up`); returns its pid."""
     with open(log, "ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, start_new_session=True).pid
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        ).pid
 
 
 def _spawn_object_store(port: int, log: Path) -> int:
@@ -197,8 +258,13 @@ def wait_object_store(port: int, log: Path) -> None:
     wait_http(f"http://{HOST}:{port}/", "the object store (moto_server)", log=log)
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=f"http://{HOST}:{port}", aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=CREDENTIALS["AWS_DEFAULT_REGION"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{HOST}:{port}",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
     if BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=BUCKET)
 
@@ -208,21 +274,43 @@ def backend_uri(pg_port: int) -> str:
 
 
 def _spawn_tracking_server(port: int, pg_port: int, s3_port: int, log: Path) -> int:
-    env = {**CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": f"http://{HOST}:{s3_port}",
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job workers: see `ui`
-    return _spawn([executable("mlflow", "pip install -e '.[team]'"), "server", "--backend-store-uri", backend_uri(pg_port),
-                  "--artifacts-destination", f"s3://{BUCKET}/mlflow", "--host", HOST, "--port", str(port),
-                  "--workers", "2"], log, env)
+    env = {
+        **CREDENTIALS,
+        "MLFLOW_S3_ENDPOINT_URL": f"http://{HOST}:{s3_port}",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }  # no GenAI job workers: see `ui`
+    return _spawn(
+        [
+            executable("mlflow", "pip install -e '.[team]'"),
+            "server",
+            "--backend-store-uri",
+            backend_uri(pg_port),
+            "--artifacts-destination",
+            f"s3://{BUCKET}/mlflow",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        log,
+        env,
+    )
 
 
 def configure_dvc_remote(repo: Path, s3_port: int) -> None:
     """The remote in .dvc/config.local: this machine's ports are nobody else's business."""
-    settings = [["add", "--local", "--force", "--default", DVC_REMOTE, f"s3://{BUCKET}/dvc"],
-                ["modify", "--local", DVC_REMOTE, "endpointurl", f"http://{HOST}:{s3_port}"],
-                ["modify", "--local", DVC_REMOTE, "access_key_id", CREDENTIALS["AWS_ACCESS_KEY_ID"]],
-                ["modify", "--local", DVC_REMOTE, "secret_access_key", CREDENTIALS["AWS_SECRET_ACCESS_KEY"]]]
+    settings = [
+        ["add", "--local", "--force", "--default", DVC_REMOTE, f"s3://{BUCKET}/dvc"],
+        ["modify", "--local", DVC_REMOTE, "endpointurl", f"http://{HOST}:{s3_port}"],
+        ["modify", "--local", DVC_REMOTE, "access_key_id", CREDENTIALS["AWS_ACCESS_KEY_ID"]],
+        ["modify", "--local", DVC_REMOTE, "secret_access_key", CREDENTIALS["AWS_SECRET_ACCESS_KEY"]],
+    ]
     for args in settings:
-        subprocess.run([executable("dvc", "pip install -e ."), "remote", *args], cwd=repo, check=True, capture_output=True)
+        subprocess.run(
+            [executable("dvc", "pip install -e ."), "remote", *args], cwd=repo, check=True, capture_output=True
+        )
 
 
 def state_file(repo: Path) -> Path:
@@ -255,8 +343,11 @@ def up(repo: Path) -> dict:
         port = free_port(state.get("s3", {}).get("port"))
         save("s3", {"port": port, "pid": _spawn_object_store(port, folder / "s3.log")})
     if not postgres_running(database):
-        start_postgres(database, free_port(state.get("postgres", {}).get("port"), taken=(state["s3"]["port"],)),
-                       folder / "postgres.log")
+        start_postgres(
+            database,
+            free_port(state.get("postgres", {}).get("port"), taken=(state["s3"]["port"],)),
+            folder / "postgres.log",
+        )
     save("postgres", {"port": int((database / "postmaster.pid").read_text().splitlines()[3])})  # line 4: the port
     ensure_database(state["postgres"]["port"])
     if new_store:
@@ -265,12 +356,23 @@ def up(repo: Path) -> dict:
     new_server = not alive(state.get("mlflow", {}).get("pid"))
     if new_server:
         port = free_port(state.get("mlflow", {}).get("port"), taken=(state["s3"]["port"], state["postgres"]["port"]))
-        save("mlflow", {"port": port, "pid": _spawn_tracking_server(port, state["postgres"]["port"],
-                                                                    state["s3"]["port"], folder / "mlflow.log")})
+        save(
+            "mlflow",
+            {
+                "port": port,
+                "pid": _spawn_tracking_server(
+                    port, state["postgres"]["port"], state["s3"]["port"], folder / "mlflow.log"
+                ),
+            },
+        )
     configure_dvc_remote(repo, state["s3"]["port"])  # four dvc commands while the server starts
     if new_server:
-        wait_http(f"http://{HOST}:{state['mlflow']['port']}/health", "the MLflow server", timeout=120,
-                  log=folder / "mlflow.log")
+        wait_http(
+            f"http://{HOST}:{state['mlflow']['port']}/health",
+            "the MLflow server",
+            timeout=120,
+            log=folder / "mlflow.log",
+        )
     return state
 
 
@@ -280,6 +382,9 @@ def down(repo: Path) -> None:
     stop_process(state.get("mlflow", {}).get("pid"))
     stop_process(state.get("s3", {}).get("pid"))
     stop_postgres(repo / TEAM / "postgres")
-    subprocess.run([executable("dvc", "pip install -e ."), "remote", "remove", "--local", DVC_REMOTE],
-                   cwd=repo, capture_output=True)
+    subprocess.run(
+        [executable("dvc", "pip install -e ."), "remote", "remove", "--local", DVC_REMOTE],
+        cwd=repo,
+        capture_output=True,
+    )
     state_file(repo).unlink(missing_ok=True)

@@ -9,29 +9,31 @@ chosen setting; kmeans: clustering accuracy and NMI on the test codes), OUT_CONF
 (actual, predicted) and the neighbours npz (the labels of the knn_neighbours nearest standardized
 training codes of every val and test code, closest first, and the codes' own labels).
 """
+
 import argparse
 from pathlib import Path
 
-from autoencoders import data, errors, io, latent, params, scoring
+from autoencoders import classifiers, data, io, latent, params, runtime, scoring
 
 
 def classify(emb: dict, cfg: params.ClassifyParams, seed: int) -> tuple[dict, dict]:
     """Returns (metrics per classifier, test predictions per classifier)."""
     train, val, (z_test, y_test) = emb["train"], emb["val"], emb["test"]
     metrics, predictions = {}, {}
-    for name, (fit, setting) in latent.CLASSIFIERS.items():
+    for name, (fit, setting) in classifiers.CLASSIFIERS.items():
         predict, chosen = fit(train, val, cfg, seed)
         predictions[name] = predict(z_test)  # the only time test codes are used
         metrics[name] = {**scoring.classification_metrics(predictions[name], y_test), setting: chosen}
-    metrics["kmeans"] = latent.cluster_probe(z_test, y_test, cfg.kmeans_restarts, seed)
+    metrics["kmeans"] = classifiers.cluster_probe(z_test, y_test, cfg.kmeans_restarts, seed)
     return metrics, predictions
 
 
 def neighbours(emb: dict, k: int) -> dict:
     if k > len(emb["train"][0]):  # a data-dependent bound, so checked here rather than in params
-        raise params.ParamsError(f"classify.knn_neighbours: must be <= the {len(emb['train'][0])} training codes, "
-                                 f"got {k}")
-    return latent.find_neighbours(emb["train"], emb["val"], emb["test"], k)
+        raise params.ParamsError(
+            f"classify.knn_neighbours: must be <= the {len(emb['train'][0])} training codes, got {k}"
+        )
+    return classifiers.find_neighbours(emb["train"], emb["val"], emb["test"], k)
 
 
 def main() -> None:
@@ -51,9 +53,11 @@ def main() -> None:
             io.write_csv(tmp / f"{name}.csv", scoring.confusion_rows(emb["test"][1], pred))
     data.save_npz(args.neighbours, found)
     io.write_json(args.metrics, metrics)
-    print(", ".join(f"{name} {m['accuracy']:.4f}" for name, m in metrics.items()),
-          f"test accuracy; kmeans NMI {metrics['kmeans']['nmi']:.4f}")
+    print(
+        ", ".join(f"{name} {m['accuracy']:.4f}" for name, m in metrics.items()),
+        f"test accuracy; kmeans NMI {metrics['kmeans']['nmi']:.4f}",
+    )
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

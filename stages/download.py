@@ -2,9 +2,10 @@
 
 Reads params: data.source. Writes: OUT/MNIST/raw/*-ubyte (the layout torchvision reads) and OUT/manifest.json.
 """
+
 import argparse
 
-from autoencoders import data, errors, params
+from autoencoders import mnist, params, runtime
 
 
 def main() -> None:
@@ -13,9 +14,9 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     source = params.load(args.params).data.source
-    manifest = data.download(source, args.out)
+    manifest = mnist.download(source, args.out)
     print(f"MNIST served by {manifest['source']}; all four MD5s match the official ones")
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

@@ -7,13 +7,14 @@ training. fd_judge is biased by sample size, so the floor is measured at the gen
 Reads: SPLIT/train.npz, the judge and its reference; params seed, gaussians.samples_per_digit.
 Writes: a JSON of fd_judge_floor, floor_precision, floor_recall.
 """
+
 import argparse
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from autoencoders import checkpoints, data, errors, io, judge, layout, params
+from autoencoders import checkpoints, data, io, judge, layout, params, runtime
 
 
 def real_floor(referee, images: torch.Tensor, reference: dict, per_digit: int, digits: int, seed: int) -> dict:
@@ -37,12 +38,15 @@ def main() -> None:
     p = params.load(args.params)
     images, labels = data.load_split(layout.split_file(args.split, "train"))
     referee = checkpoints.load(args.judge, judge.JUDGES)
-    floor = real_floor(referee, images, data.load_npz(args.reference), p.gaussians.samples_per_digit,
-                       len(torch.unique(labels)), p.seed)
+    floor = real_floor(
+        referee, images, data.load_npz(args.reference), p.gaussians.samples_per_digit, len(torch.unique(labels)), p.seed
+    )
     io.write_json(args.out, floor)
-    print(f"real floor: fd_judge {floor['fd_judge_floor']:.3f}, precision {floor['floor_precision']:.3f}, "
-          f"recall {floor['floor_recall']:.3f}")
+    print(
+        f"real floor: fd_judge {floor['fd_judge_floor']:.3f}, precision {floor['floor_precision']:.3f}, "
+        f"recall {floor['floor_recall']:.3f}"
+    )
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

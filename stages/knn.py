@@ -8,9 +8,10 @@ Reads: the neighbours npz (classify@V); param classify.knn_k.
 Writes: a metrics JSON (accuracy, macro F1, per-digit precision/recall/F1/support, the chosen k) and the
 test confusion CSV (actual, predicted).
 """
+
 import argparse
 
-from autoencoders import data, errors, io, params, scoring
+from autoencoders import data, io, params, runtime, scoring
 
 
 def main() -> None:
@@ -23,8 +24,10 @@ def main() -> None:
     p = params.load(args.params)
     found = data.load_npz(args.neighbours)
     if max(p.classify.knn_k) > found["val_nearest"].shape[1]:  # params.yaml changed behind DVC's back
-        raise params.ParamsError(f"classify.knn_k: {args.neighbours} holds {found['val_nearest'].shape[1]} "
-                                 "neighbours per code; run classify first")
+        raise params.ParamsError(
+            f"classify.knn_k: {args.neighbours} holds {found['val_nearest'].shape[1]} "
+            "neighbours per code; run classify first"
+        )
     k, predictions = scoring.choose_k(found, p.classify.knn_k)
     metrics = {**scoring.classification_metrics(predictions, found["test_labels"]), "k": k}
     io.write_csv(args.confusion, scoring.confusion_rows(found["test_labels"], predictions))
@@ -33,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

@@ -6,13 +6,14 @@ champion figures (reports/champion.json), which mark an experiment's challengers
 Writes: metrics.json (the only DVC metrics: `<variant>.<figure>` headline figures), summary.md and
 index.html, which links the figures relatively, so the reports folder can be opened or moved as it is.
 """
+
 import argparse
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from autoencoders import champion, data, errors, gallery, io, layout, params, plots, report
+from autoencoders import champion, data, gallery, io, layout, params, plots, report, runtime
 
 
 def main() -> None:
@@ -34,30 +35,44 @@ def main() -> None:
     judge = {**io.read_json(args.judge_metrics), **io.read_json(args.floor)}
     densities = report.density_table(args.variants, list(p.variants), judge)
     spread = io.read_json(args.spread)
-    challengers = champion.challengers(io.read_json(args.champion), table[champion.FIGURE].to_dict(),
-                                       spread.get("sd", {}))
-    figures = {name: sorted(os.path.relpath(f, args.html.parent) for f in [
-        *(args.variants / name / layout.FIGURES).glob("*.png"), args.variants / name / layout.GENERATED])
-        for name in p.variants}
-    trained = {name: io.read_history(args.variants / name / layout.HISTORY)
-               for name, v in p.variants.items() if v.family != "pca"}  # PCA has no epochs
+    challengers = champion.challengers(
+        io.read_json(args.champion), table[champion.FIGURE].to_dict(), spread.get("sd", {})
+    )
+    figures = {
+        name: sorted(
+            os.path.relpath(f, args.html.parent)
+            for f in [*(args.variants / name / layout.FIGURES).glob("*.png"), args.variants / name / layout.GENERATED]
+        )
+        for name in p.variants
+    }
+    trained = {
+        name: io.read_history(args.variants / name / layout.HISTORY)
+        for name, v in p.variants.items()
+        if v.family != "pca"
+    }  # PCA has no epochs
     long = pd.DataFrame([{"variant": name, **row} for name, rows in trained.items() for row in rows])
     io.write_text(args.loss_curves.with_suffix(".csv"), long.to_csv(index=False))
-    plots.save(plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
-               args.loss_curves.with_suffix(".png"))
+    plots.save(
+        plots.loss_curves(trained, "Training (dashed) and validation loss, each in its own loss units"),
+        args.loss_curves.with_suffix(".png"),
+    )
     arrays = {name: data.load_npz(args.variants / name / gallery.ARRAYS) for name in p.variants}
     with io.atomic_dir(args.gallery) as tmp:
         for name, fig in gallery.figures(arrays, table, judge["fd_judge_floor"]).items():
             plots.save(fig, tmp / f"{name}.png")
-    pictures = {os.path.relpath(args.gallery / f"{name}.png", args.html.parent): title
-                for name, title in gallery.NAMES.items()}
-    explorers = {name: os.path.relpath(args.variants / name / gallery.EXPLORER, args.html.parent) for name in p.variants}
+    pictures = {
+        os.path.relpath(args.gallery / f"{name}.png", args.html.parent): title for name, title in gallery.NAMES.items()
+    }
+    explorers = {
+        name: os.path.relpath(args.variants / name / gallery.EXPLORER, args.html.parent) for name in p.variants
+    }
     io.write_json(args.metrics, report.headline_metrics(table, judge))
     io.write_text(args.markdown, report.summary_markdown(table, judge, densities, spread, challengers))
-    io.write_text(args.html, report.summary_html(table, judge, densities, figures, pictures, explorers, spread,
-                                                 challengers))
+    io.write_text(
+        args.html, report.summary_html(table, judge, densities, figures, pictures, explorers, spread, challengers)
+    )
     print(report.to_markdown(report.display_table(table, spread.get("sd"), challengers=challengers)))
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

@@ -2,9 +2,10 @@
 
 Reads: the raw IDX folder; params data.val_size, data.digits, seed. Writes: OUT/{train,val,test}.npz.
 """
+
 import argparse
 
-from autoencoders import data, errors, io, layout, params
+from autoencoders import data, io, layout, mnist, params, runtime
 
 
 def main() -> None:
@@ -14,7 +15,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load(args.params)
-    splits = data.make_splits(args.raw, p.data.val_size, p.seed, p.data.digits)
+    splits = mnist.make_splits(args.raw, p.data.val_size, p.seed, p.data.digits)
     with io.atomic_dir(args.out) as tmp:
         for name, arrays in splits.items():
             data.save_npz(layout.split_file(tmp, name), arrays)
@@ -22,4 +23,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

@@ -6,10 +6,11 @@ MLflow always ends up holding the state DVC just produced, even when every other
 the cache. The state digest keys the parent run, so a state is logged once however often it is
 reached; a variant whose results an earlier state logged already is linked to them, not logged again.
 """
+
 import argparse
 from pathlib import Path
 
-from autoencoders import errors, io, params, publish, registry, report, tracking
+from autoencoders import io, params, publish, registry, report, runtime, tracking
 
 
 def main() -> None:
@@ -22,8 +23,13 @@ def main() -> None:
     parser.add_argument("--gallery", type=Path, required=True, help="the report's gallery: a folder of PNGs")
     parser.add_argument("--metrics", type=Path, required=True, help="the headline metrics (reports/metrics.json)")
     parser.add_argument("--spread", type=Path, required=True, help="the seed spread: what a challenger must beat")
-    parser.add_argument("--report-inputs", type=Path, nargs="+", required=True,
-                        help="what the report reads beyond the variants' folders (the judge's figures, the seed spread)")
+    parser.add_argument(
+        "--report-inputs",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="what the report reads beyond the variants' folders (the judge's figures, the seed spread)",
+    )
     args = parser.parse_args()
     p = params.load(args.params)
     table = report.comparison_table(args.variants, {name: v.family for name, v in p.variants.items()})
@@ -31,12 +37,21 @@ def main() -> None:
     # the state: params, models and what the report is made from; not the rendered reports, which
     # also show the timings, so the same results reached again are the same state
     state = publish.state_digest([Path(args.params), args.variants, args.models, *args.report_inputs])
-    run_id, versions = publish.publish(state, table, p, args.variants, args.models, args.split, reports,
-                                       io.read_json(args.metrics), io.read_json(args.spread).get("sd", {}))
+    run_id, versions = publish.publish(
+        state,
+        table,
+        p,
+        args.variants,
+        args.models,
+        args.split,
+        reports,
+        io.read_json(args.metrics),
+        io.read_json(args.spread).get("sd", {}),
+    )
     print(f"MLflow: pipeline state {state} is parent run {run_id} at {tracking.store()[0]}")
     for variant, (version, alias) in sorted(versions.items()):
         print(f"  {registry.model_name(variant)} version {version}" + (f" @{alias}" if alias else ""))
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    runtime.run(main)

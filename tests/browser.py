@@ -1,5 +1,6 @@
 """Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe): pointer
 moves, scripts and screenshots with no port opened and no package beyond the standard library."""
+
 from __future__ import annotations
 
 import base64
@@ -11,8 +12,16 @@ import subprocess
 import tempfile
 import time
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 class BrowserError(RuntimeError):
@@ -30,21 +39,43 @@ class Chromium:
         # the protocol's pipe is the child's fds 3 (commands in) and 4 (answers out); bash, not sh: dash
         # redirects single-digit fds only, and under pytest the pipes are 12 and up
         self.proc = subprocess.Popen(
-            ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}', binary, *FLAGS,
-             "--remote-debugging-pipe", f"--user-data-dir={self.profile}", f"--window-size={width},{height}"],
-            pass_fds=(to_browser, from_browser), stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(self.profile, "stderr.log"), "w"))
+            [
+                "bash",
+                "-c",
+                f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}',
+                binary,
+                *FLAGS,
+                "--remote-debugging-pipe",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+            ],
+            pass_fds=(to_browser, from_browser),
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.profile, "stderr.log"), "w"),
+        )
         os.close(to_browser), os.close(from_browser)
         self._buffer, self._next, self.events, self.requests = b"", 0, [], []
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         if offline:
-            self.call("Network.emulateNetworkConditions", session=True, offline=True, latency=0,
-                      downloadThroughput=-1, uploadThroughput=-1)
+            self.call(
+                "Network.emulateNetworkConditions",
+                session=True,
+                offline=True,
+                latency=0,
+                downloadThroughput=-1,
+                uploadThroughput=-1,
+            )
 
     # --- the protocol ---------------------------------------------------------------------
     def _read(self, timeout: float) -> dict:
@@ -52,8 +83,11 @@ class Chromium:
             ready, _, _ = select.select([self._from_browser], [], [], timeout)
             chunk = os.read(self._from_browser, 1 << 20) if ready else b""
             if not chunk:
-                raise BrowserError((f"Chromium said nothing for {timeout} s" if not ready else "Chromium closed the pipe")
-                                   + ": " + self.log()[-2000:])
+                raise BrowserError(
+                    (f"Chromium said nothing for {timeout} s" if not ready else "Chromium closed the pipe")
+                    + ": "
+                    + self.log()[-2000:]
+                )
             self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
@@ -96,8 +130,9 @@ class Chromium:
         self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.call(
+            "Runtime.evaluate", session=True, expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -110,7 +145,9 @@ class Chromium:
     def screenshot(self, path: str, full_page: bool = False) -> None:
         params = {"format": "png", "captureBeyondViewport": full_page}
         if full_page:
-            width, height = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            width, height = self.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
             params["clip"] = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
         with open(path, "wb") as out:
             out.write(base64.b64decode(self.call("Page.captureScreenshot", session=True, **params)["data"]))

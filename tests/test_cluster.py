@@ -2,6 +2,7 @@
 processes, a bare git origin with HEAD on main, moto's S3 server as the DVC remote and the team's
 MLflow server on PostgreSQL; and the faults: a worker killed mid-task, a scheduler that does not
 answer, an origin one worker cannot reach, the same sweep submitted twice."""
+
 import json
 import os
 import re
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, free_port, run
 from ops import team
+from tests.helpers import BIN, free_port, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]  # the markers' meaning: pyproject.toml
 
@@ -71,22 +72,40 @@ class Cluster:
     def __init__(self, logs: Path):
         self.logs, self.port, self.workers, self.addresses, self.killed = logs, free_port(), {}, {}, []
         self.address = f"tcp://{HOST}:{self.port}"
-        self.scheduler = self._spawn("scheduler", ["scheduler", "--host", HOST, "--port", str(self.port),
-                                                   "--dashboard-address", f"{HOST}:0"])
+        self.scheduler = self._spawn(
+            "scheduler", ["scheduler", "--host", HOST, "--port", str(self.port), "--dashboard-address", f"{HOST}:0"]
+        )
         self._wait(lambda info: True)
 
     def _spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("w")
         full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **team.CREDENTIALS, **(env or {})}
-        return subprocess.Popen([str(BIN / "dask"), *args], stdout=log, stderr=log, env=full_env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [str(BIN / "dask"), *args], stdout=log, stderr=log, env=full_env, start_new_session=True
+        )
 
     def add_worker(self, name: str, env: dict | None = None) -> str:
         """A worker without a nanny (killing it kills it), one thread; returns its address."""
         port = free_port()
-        self.workers[name] = self._spawn(name, ["worker", self.address, "--host", HOST, "--worker-port", str(port),
-                                                "--no-nanny", "--nthreads", "1", "--dashboard-address", f"{HOST}:0",
-                                                "--name", name], env)
+        self.workers[name] = self._spawn(
+            name,
+            [
+                "worker",
+                self.address,
+                "--host",
+                HOST,
+                "--worker-port",
+                str(port),
+                "--no-nanny",
+                "--nthreads",
+                "1",
+                "--dashboard-address",
+                f"{HOST}:0",
+                "--name",
+                name,
+            ],
+            env,
+        )
         self.addresses[name] = address = f"tcp://{HOST}:{port}"
         self._wait(lambda info: address in info["workers"])
         return address
@@ -128,16 +147,30 @@ class Cluster:
 def listening_addresses(pids: list[int]) -> set[str]:
     import psutil
 
-    return {c.laddr.ip for pid in pids for c in psutil.Process(pid).net_connections("inet")
-            if c.status == psutil.CONN_LISTEN}
+    return {
+        c.laddr.ip
+        for pid in pids
+        for c in psutil.Process(pid).net_connections("inet")
+        if c.status == psutil.CONN_LISTEN
+    }
 
 
 def sweep_command(cluster: Cluster, sets: list[str]) -> list[str]:
-    return [sys.executable, "-m", "ops", "sweep", "--scheduler", cluster.address, *[a for s in sets for a in ("--set", s)]]
+    return [
+        sys.executable,
+        "-m",
+        "ops",
+        "sweep",
+        "--scheduler",
+        cluster.address,
+        *[a for s in sets for a in ("--set", s)],
+    ]
 
 
 def sweep(project: Path, cluster: Cluster, sets: list[str], uri: str, **kw) -> subprocess.CompletedProcess:
-    return run(sweep_command(cluster, sets), project, env={"MLFLOW_TRACKING_URI": uri, **team.CREDENTIALS}, timeout=900, **kw)
+    return run(
+        sweep_command(cluster, sets), project, env={"MLFLOW_TRACKING_URI": uri, **team.CREDENTIALS}, timeout=900, **kw
+    )
 
 
 def pushed_names(origin: str) -> list[str]:
@@ -165,8 +198,10 @@ def parent_runs(uri: str) -> list[tuple]:
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("autoencoders")
-    return [(r.data.tags.get("dvc_exp_name"), r.data.tags.get("pipeline_state"), r.data.tags.get("complete"),
-             r.info.status) for r in client.search_runs([experiment.experiment_id], "tags.role = 'pipeline'")]
+    return [
+        (r.data.tags.get("dvc_exp_name"), r.data.tags.get("pipeline_state"), r.data.tags.get("complete"), r.info.status)
+        for r in client.search_runs([experiment.experiment_id], "tags.role = 'pipeline'")
+    ]
 
 
 def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_path):
@@ -174,9 +209,12 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
 
     # the scheduler unreachable: one line naming the address, before any work
     nowhere = f"tcp://{HOST}:{free_port()}"
-    refused = run([sys.executable, "-m", "ops", "sweep", "--scheduler", nowhere, "--set", SETS[0]], project, check=False)
-    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
-        f"error: Dask scheduler {nowhere} is unreachable ([Errno 111] Connection refused)"), refused.stderr
+    refused = run(
+        [sys.executable, "-m", "ops", "sweep", "--scheduler", nowhere, "--set", SETS[0]], project, check=False
+    )
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines()[-1] == (
+        f"error: Dask scheduler {nowhere} is unreachable ([Errno 111] Connection refused)"
+    ), refused.stderr
     assert pushed_names(origin) == []
 
     logs = tmp_path / "dask"
@@ -188,9 +226,20 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
         assert listening_addresses([p.pid for p in cluster.processes()]) == {HOST}
 
         # four experiments; a worker killed during its task: the scheduler re-runs it on another
-        full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": uri,
-                    **team.CREDENTIALS}
-        running = subprocess.Popen(sweep_command(cluster, SETS), cwd=project, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        full_env = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "MLFLOW_TRACKING_URI": uri,
+            **team.CREDENTIALS,
+        }
+        running = subprocess.Popen(
+            sweep_command(cluster, SETS),
+            cwd=project,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         from distributed import Client
 
         with Client(cluster.address, timeout="5s") as client:
@@ -226,8 +275,14 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
         # a worker that cannot reach the origin beside one that can, a task each: its task fails naming
         # the URL, the other finishes
         cluster.kill(next(iter(cluster.workers)))  # an idle one of the two survivors
-        cluster.add_worker("blind", env={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "url.file:///unreachable/.insteadOf",
-                                         "GIT_CONFIG_VALUE_0": origin})
+        cluster.add_worker(
+            "blind",
+            env={
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "url.file:///unreachable/.insteadOf",
+                "GIT_CONFIG_VALUE_0": origin,
+            },
+        )
         partly = sweep(project, cluster, ["classify.knn_k=[7]", "classify.knn_k=[9]"], uri, check=False)
         assert partly.returncode == 1, partly.stderr
         assert re.search(rf"failed: TaskFailed: git clone {re.escape(origin)} failed", partly.stderr), partly.stderr
@@ -235,4 +290,3 @@ def test_a_sweep_on_a_loopback_cluster_survives_its_faults(origin_project, tmp_p
     finally:
         cluster.stop()
     assert not [p.pid for p in [*cluster.processes(), *cluster.killed] if p.poll() is None]  # none left behind
-

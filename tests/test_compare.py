@@ -3,6 +3,7 @@
 The grouping rules run on `dvc exp show --json`-shaped data; the end-to-end test queues real seed
 experiments with `dvc exp run --queue` and `dvc queue start` (tests/test_robustness.py).
 """
+
 import json
 import os
 import subprocess
@@ -11,18 +12,23 @@ import sys
 import pytest
 
 from autoencoders import compare
-from conftest import run
+from tests.helpers import run
 
 
 def entry(name, params, metrics, rev=None, error=None):
-    data = {"params": {"params.yaml": {"data": params}},
-            "metrics": {"reports/metrics.json": {"data": metrics}} if metrics is not None else {}}
+    data = {
+        "params": {"params.yaml": {"data": params}},
+        "metrics": {"reports/metrics.json": {"data": metrics}} if metrics is not None else {},
+    }
     return {"rev": rev or f"{name:0<40}", "name": name, "data": data, "error": error}
 
 
 def experiment(name, params, metrics, state="success"):
-    return {"name": name, "executor": None if state == "success" else {"state": state},
-            "revs": [entry(name, params, metrics)]}
+    return {
+        "name": name,
+        "executor": None if state == "success" else {"state": state},
+        "revs": [entry(name, params, metrics)],
+    }
 
 
 def params(seed=0, dim=30, pca_dim=30):
@@ -30,8 +36,11 @@ def params(seed=0, dim=30, pca_dim=30):
 
 
 def metrics(err, pca_err=12.0):
-    return {"conv30.test_sq_error_per_image": err, "pca30.test_sq_error_per_image": pca_err,
-            "judge.test_accuracy": 0.99}
+    return {
+        "conv30.test_sq_error_per_image": err,
+        "pca30.test_sq_error_per_image": pca_err,
+        "judge.test_accuracy": 0.99,
+    }
 
 
 def exp_show(*experiments):
@@ -47,9 +56,13 @@ def groups_of(rows):
 
 
 def test_seed_repeats_group_into_mean_sd_and_n():
-    groups, messages = groups_of(exp_show(experiment("s1", params(seed=1), metrics(3.2)),
-                                          experiment("s2", params(seed=2), metrics(3.4)),
-                                          experiment("wide", params(dim=60), metrics(2.0))))
+    groups, messages = groups_of(
+        exp_show(
+            experiment("s1", params(seed=1), metrics(3.2)),
+            experiment("s2", params(seed=2), metrics(3.4)),
+            experiment("wide", params(dim=60), metrics(2.0)),
+        )
+    )
     assert messages == []
     assert [len(g.runs) for g in groups] == [3, 1]
     mean, sd, n = groups[0].summary("conv30.test_sq_error_per_image")
@@ -63,8 +76,9 @@ def test_seed_repeats_group_into_mean_sd_and_n():
 
 
 def test_an_experiment_that_beats_the_baseline_by_two_seed_sd_is_marked_challenger():
-    groups, _ = groups_of(exp_show(experiment("close", params(dim=40), metrics(2.7)),
-                                   experiment("clear", params(dim=60), metrics(2.0))))
+    groups, _ = groups_of(
+        exp_show(experiment("close", params(dim=40), metrics(2.7)), experiment("clear", params(dim=60), metrics(2.0)))
+    )
     sd = {"conv30.test_sq_error_per_image": 0.2}  # close: 0.3 better (1.5 sd); clear: 1.0 better (5 sd)
     text = compare.table(groups, ["conv30"], ["test_sq_error_per_image"], spread_sd=sd)
     assert "| conv30 | test_sq_error_per_image | 3 | 2.7 | 2 (challenger) |" in text
@@ -72,10 +86,14 @@ def test_an_experiment_that_beats_the_baseline_by_two_seed_sd_is_marked_challeng
 
 
 def test_failed_and_queued_experiments_are_left_out_with_a_reason():
-    groups, messages = groups_of(exp_show(experiment("q", params(seed=5), None, state="queued"),
-                                          experiment("r", params(seed=6), None, state="running"),
-                                          experiment("f", params(dim=99), None, state="failed"),
-                                          experiment("s1", params(seed=1), metrics(3.1))))
+    groups, messages = groups_of(
+        exp_show(
+            experiment("q", params(seed=5), None, state="queued"),
+            experiment("r", params(seed=6), None, state="running"),
+            experiment("f", params(dim=99), None, state="failed"),
+            experiment("s1", params(seed=1), metrics(3.1)),
+        )
+    )
     assert [len(g.runs) for g in groups] == [2]
     assert any(m.startswith("experiment q is queued, not finished") and "dvc queue start" in m for m in messages)
     assert any(m.startswith("experiment r is running") for m in messages)
@@ -85,22 +103,31 @@ def test_failed_and_queued_experiments_are_left_out_with_a_reason():
 def test_seed_changed_together_with_another_param_is_not_a_repeat():
     groups, messages = groups_of(exp_show(experiment("mixed", params(seed=3, dim=10), metrics(5.0))))
     assert [len(g.runs) for g in groups] == [1, 1]
-    assert messages == ["experiment mixed changes seed together with variants.conv30.latent_dim: shown on its "
-                        "own, not as a seed repeat (vary only `seed` to measure noise)"]
+    assert messages == [
+        "experiment mixed changes seed together with variants.conv30.latent_dim: shown on its "
+        "own, not as a seed repeat (vary only `seed` to measure noise)"
+    ]
 
 
 def test_nothing_finished_is_an_error_that_says_why():
     rows = exp_show(experiment("q", params(seed=5), None, state="queued"))
     rows[1]["data"]["metrics"] = {"reports/metrics.json": {"error": {"type": "FileNotFoundError"}}}
-    with pytest.raises(compare.CompareError, match="nothing to compare: the baseline main .* has no reports/metrics.json"):
+    with pytest.raises(
+        compare.CompareError, match="nothing to compare: the baseline main .* has no reports/metrics.json"
+    ):
         compare.usable(compare.parse_exp_show(rows))
 
 
 def test_sweep_against_code_size_with_seed_error_bars():
-    runs, _ = compare.usable(compare.parse_exp_show(exp_show(
-        experiment("d2", params(dim=2, pca_dim=2), metrics(30.0, 40.0)),
-        experiment("d10", params(dim=10, pca_dim=10), metrics(8.0, 25.0)),
-        experiment("d10s1", params(seed=1, dim=10, pca_dim=10), metrics(9.0, 25.0)))))
+    runs, _ = compare.usable(
+        compare.parse_exp_show(
+            exp_show(
+                experiment("d2", params(dim=2, pca_dim=2), metrics(30.0, 40.0)),
+                experiment("d10", params(dim=10, pca_dim=10), metrics(8.0, 25.0)),
+                experiment("d10s1", params(seed=1, dim=10, pca_dim=10), metrics(9.0, 25.0)),
+            )
+        )
+    )
     result = compare.sweep(runs, "variants.conv30.latent_dim", "test_sq_error_per_image", ["conv30", "pca30"])
     assert [p[0] for p in result.points["conv30"]] == [2, 10, 30]
     assert result.points["conv30"][1][1:] == (8.5, pytest.approx(0.7071, abs=1e-4), 2)
@@ -110,13 +137,24 @@ def test_sweep_against_code_size_with_seed_error_bars():
 
 
 def test_sweep_refuses_two_params_that_vary_independently():
-    runs, _ = compare.usable(compare.parse_exp_show(exp_show(
-        experiment("a", params(dim=10, pca_dim=10), metrics(8.0)),
-        experiment("b", params(dim=10, pca_dim=2), metrics(8.0)))))
-    with pytest.raises(compare.CompareError, match=r"at variants.conv30.latent_dim=10, experiments a and b also "
-                                                   r"differ in variants.pca30.latent_dim"):
+    runs, _ = compare.usable(
+        compare.parse_exp_show(
+            exp_show(
+                experiment("a", params(dim=10, pca_dim=10), metrics(8.0)),
+                experiment("b", params(dim=10, pca_dim=2), metrics(8.0)),
+            )
+        )
+    )
+    with pytest.raises(
+        compare.CompareError,
+        match=r"at variants.conv30.latent_dim=10, experiments a and b also "
+        r"differ in variants.pca30.latent_dim",
+    ):
         compare.sweep(runs, "variants.conv30.latent_dim", "test_sq_error_per_image", ["conv30"])
-    with pytest.raises(compare.CompareError, match=r"--x: no param 'latent_dim' in main, a, b \(did you mean variants.conv30.latent_dim"):
+    with pytest.raises(
+        compare.CompareError,
+        match=r"--x: no param 'latent_dim' in main, a, b \(did you mean variants.conv30.latent_dim",
+    ):
         compare.sweep(runs, "latent_dim", "test_sq_error_per_image", ["conv30"])
 
 
@@ -131,8 +169,13 @@ def test_no_experiments_yet_names_what_to_run(finished_project):
     headline = json.loads((project / "reports" / "metrics.json").read_text())
     assert f"| mlp | test_sq_error_per_image | {headline['mlp.test_sq_error_per_image']:.4g} |" in result.stdout
     # the venv's python finds the venv's dvc without the venv on PATH
-    bare = subprocess.run([sys.executable, "-m", "autoencoders", "compare", "--figures", "test_sq_error_per_image"],
-                          cwd=project, env={**os.environ, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    bare = subprocess.run(
+        [sys.executable, "-m", "autoencoders", "compare", "--figures", "test_sq_error_per_image"],
+        cwd=project,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert bare.returncode == 0 and bare.stdout == result.stdout, bare.stderr
     swept = run([sys.executable, "-m", "autoencoders", "compare", "--x", "seed"], project, check=False)
-    assert swept.returncode == 2 and "error: a sweep needs experiments" in swept.stderr
+    assert swept.returncode == 1 and "error: a sweep needs experiments" in swept.stderr

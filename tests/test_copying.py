@@ -1,15 +1,17 @@
 """The copying check: a density that memorises its training codes is flagged and never auto's choice,
 though the Frechet distance alone would prefer it."""
+
 import numpy as np
 import pytest
 
-from autoencoders import copying, densities, judge, params
+from autoencoders import copying, densities, generation, judge, params
 
 ROOT_THRESHOLD = params.load().gaussians.copying_threshold  # the default the pipeline runs with
 
 
 class MemorisingKDE:
     """A kernel density estimate with a tiny bandwidth: its samples are training codes plus noise."""
+
     def fit(self, codes, val=None):
         self.codes, self.bandwidth = codes.astype(np.float64), 1e-3 * codes.std()
         return self
@@ -29,21 +31,27 @@ def digit_codes(n_per_digit: int, seed: int):
     return codes, np.repeat(np.arange(3), n_per_digit)
 
 
-def figures_of(name, fitted, train, val, val_distances):
-    """What analyze records of a density, with the codes as the judge's features (an identity decoder)."""
+def figures_of(fitted, train, val, val_distances):
+    """What the generation study records of a density for the choice, with the codes as the judge's
+    features (an identity decoder)."""
     samples, labels = densities.sample_per_digit(fitted, 1000, seed=0)
-    checks = copying.copying(samples, labels, train, val_distances)
-    val_fd = judge.frechet_distance(judge.feature_stats(samples.astype(np.float64)), judge.feature_stats(val[0]))
-    return {"val_fd_judge": val_fd, "val_log_likelihood": 0.0, **checks,
-            "copies": checks["nn_distance_ratio"] < ROOT_THRESHOLD}
+    val_stats = judge.feature_stats(val[0])
+    return {
+        "val_log_likelihood": 0.0,
+        **generation.validation_figures(
+            samples, labels, samples.astype(np.float64), train, val_stats, val_distances, ROOT_THRESHOLD
+        ),
+    }
 
 
 def test_a_memorising_density_is_flagged_and_auto_refuses_it(monkeypatch):
     monkeypatch.setitem(densities.DENSITIES, "kde", lambda components, seed: MemorisingKDE())
     train, val = digit_codes(1500, seed=10), digit_codes(500, seed=11)  # not the samples' seed 0
     val_distances = copying.validation_distances(train, val)
-    figures = {name: figures_of(name, densities.fit_per_digit(name, train, val, [1], 0)[0], train, val, val_distances)
-               for name in ("full", "kde")}
+    figures = {
+        name: figures_of(densities.fit_per_digit(name, train, val, [1], 0)[0], train, val, val_distances)
+        for name in ("full", "kde")
+    }
     kde, full = figures["kde"], figures["full"]
     assert kde["nn_distance_ratio"] < 0.05 and kde["copies"]  # samples sit on training codes
     assert kde["meehan_ct"] < -20  # the three-sample test rejects "no copying" by far
@@ -69,6 +77,7 @@ def test_a_too_broad_density_has_a_ratio_above_one():
 
 def test_mann_whitney_z_matches_scipy():
     import scipy.stats
+
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, 300), rng.normal(0.3, 1, 400)
     u = scipy.stats.mannwhitneyu(a, b).statistic
@@ -79,4 +88,4 @@ def test_full_covariances_while_components_hold_enough_codes_per_dimension():
     per = densities.FULL_CODES_PER_DIM
     assert densities.covariance_kind(per * 30 * 16, 30, 16) == "full"
     assert densities.covariance_kind(per * 30 * 16 - 1, 30, 16) == "diag"
-    assert densities.covariance_kind(10 ** 6, densities.FULL_MAX_DIM + 1, 1) == "diag"  # 100-d codes: diagonal
+    assert densities.covariance_kind(10**6, densities.FULL_MAX_DIM + 1, 1) == "diag"  # 100-d codes: diagonal

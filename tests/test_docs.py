@@ -1,9 +1,10 @@
 """The documentation's shape: a short README, and no table row written twice across README.md,
 docs/ and benchmarks/README.md (a figure lives in one file; the others link to it)."""
+
 import collections
 import re
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 
@@ -43,7 +44,8 @@ def anchors(doc) -> set[str]:
 
 def test_slug_is_githubs():
     assert slug("Experiments: `make bench-experiment` (v0.2.0 against 8a7e1be, 2026-12-02)") == (
-        "experiments-make-bench-experiment-v020-against-8a7e1be-2026-12-02")
+        "experiments-make-bench-experiment-v020-against-8a7e1be-2026-12-02"
+    )
 
 
 def test_every_link_between_the_documents_resolves():

@@ -1,5 +1,6 @@
 """The latent explorer: where it places the codes, what a page carries, and (in Chromium, offline)
 that the decoder under the pointer follows the pointer and that the page asks no host."""
+
 import base64
 import io
 import re
@@ -10,7 +11,7 @@ import torch
 from PIL import Image
 
 from autoencoders import explore, models
-from browser import Chromium
+from tests.browser import Chromium
 
 
 def clustered_codes(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -79,15 +80,18 @@ def test_a_page_names_no_host(tmp_path):
 
 
 def plot_box(browser) -> tuple[float, float, float, float]:
-    return browser.evaluate("(r => [r.left, r.top, r.width, r.height])"
-                            "(document.getElementById('plot').getBoundingClientRect())")
+    return browser.evaluate(
+        "(r => [r.left, r.top, r.width, r.height])(document.getElementById('plot').getBoundingClientRect())"
+    )
 
 
 def decoded_at(browser, box, fx: float, fy: float) -> tuple[str, str]:
     """Move the pointer to a fraction of the plot; (the grid cell shown, the decoded canvas's pixels)."""
     x, y, w, h = box
     browser.mouse("mouseMoved", x + fx * w, y + fy * h)
-    return browser.evaluate("document.body.dataset.cell"), browser.evaluate("document.getElementById('decoded').toDataURL()")
+    return browser.evaluate("document.body.dataset.cell"), browser.evaluate(
+        "document.getElementById('decoded').toDataURL()"
+    )
 
 
 def assert_pointer_decodes(browser, url: str) -> None:

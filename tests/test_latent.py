@@ -1,4 +1,6 @@
-"""Embeddings, classifiers on codes, per-digit densities, clustering, interpolation, the Frechet judge distance, the decode command."""
+"""Embeddings, classifiers on codes, per-digit densities, clustering, interpolation, the Frechet judge
+distance, the decode command."""
+
 import typing
 
 import numpy as np
@@ -6,7 +8,7 @@ import pytest
 import torch
 
 from autoencoders import __main__ as cli
-from autoencoders import densities, judge, latent, models, params, scoring
+from autoencoders import classifiers, densities, judge, latent, models, params, scoring
 
 
 def separable_codes(n_per_digit: int, dim: int, seed: int, spread: float = 0.5):
@@ -34,14 +36,22 @@ def test_embeddings_frame_rows_follow_the_split_files(tmp_path):
     assert len(loaded["train"][0]) == 0
 
 
-CLASSIFY = params.ClassifyParams(head_hidden=32, head_epochs=3, head_batch_size=25, head_lr=1e-2, probe_c=[0.1, 1.0],
-                                 knn_k=[1], knn_neighbours=1, kmeans_restarts=1)
+CLASSIFY = params.ClassifyParams(
+    head_hidden=32,
+    head_epochs=3,
+    head_batch_size=25,
+    head_lr=1e-2,
+    probe_c=[0.1, 1.0],
+    knn_k=[1],
+    knn_neighbours=1,
+    kmeans_restarts=1,
+)
 
 
 @pytest.mark.parametrize("name, choices", [("head", [1, 2, 3]), ("probe", CLASSIFY.probe_c)])
 def test_each_registered_classifier_beats_chance_with_a_setting_from_its_grid(name, choices):
     train, val, (z_test, y_test) = (separable_codes(40, 6, s) for s in (1, 2, 3))
-    fit, _ = latent.CLASSIFIERS[name]
+    fit, _ = classifiers.CLASSIFIERS[name]
     predict, chosen = fit(train, val, CLASSIFY, 0)
     metrics = scoring.classification_metrics(predict(z_test), y_test)
     assert metrics["accuracy"] > 0.9 and chosen in choices
@@ -50,7 +60,7 @@ def test_each_registered_classifier_beats_chance_with_a_setting_from_its_grid(na
 
 def test_knn_votes_among_neighbours_found_once():
     train, val, test = (separable_codes(40, 6, s) for s in (1, 2, 3))
-    found = latent.find_neighbours(train, val, test, k=7)
+    found = classifiers.find_neighbours(train, val, test, k=7)
     assert found["val_nearest"].shape == (len(val[0]), 7) and found["test_nearest"].shape == (len(test[0]), 7)
     k, predictions = scoring.choose_k(found, [1, 5])
     assert k in {1, 5} and scoring.accuracy(predictions, test[1]) > 0.9
@@ -107,8 +117,10 @@ def test_the_full_covariance_wins_on_validation_when_dimensions_correlate():
     codes = rng.multivariate_normal([0, 0], cov, 3000)
     val = rng.multivariate_normal([0, 0], cov, 1000)
     labels, val_labels = np.zeros(3000, int), np.zeros(1000, int)
-    scores = {n: densities.fit_per_digit(n, (codes, labels), (val, val_labels), [1, 2], 0)[1]
-              for n in densities.applicable(sphere=False)}
+    scores = {
+        n: densities.fit_per_digit(n, (codes, labels), (val, val_labels), [1, 2], 0)[1]
+        for n in densities.applicable(sphere=False)
+    }
     assert scores["full"] > scores["diag"] + 0.5
     figures = {n: {"val_log_likelihood": v, "copies": False} for n, v in scores.items()}
     assert densities.choose(figures, "val_log_likelihood", sphere=False) in ("full", "gmm")
@@ -117,8 +129,9 @@ def test_the_full_covariance_wins_on_validation_when_dimensions_correlate():
 def test_gmm_picks_two_components_for_two_clusters():
     rng = np.random.default_rng(0)
     two = lambda n: np.concatenate([rng.normal(-4, 1, (n, 2)), rng.normal(4, 1, (n, 2))])
-    fitted, _ = densities.fit_per_digit("gmm", (two(2000), np.zeros(4000, int)), (two(500), np.zeros(1000, int)),
-                                        [1, 2], seed=0)
+    fitted, _ = densities.fit_per_digit(
+        "gmm", (two(2000), np.zeros(4000, int)), (two(500), np.zeros(1000, int)), [1, 2], seed=0
+    )
     assert fitted[0].components == 2
 
 
@@ -137,8 +150,10 @@ def test_von_mises_fisher_samples_have_unit_norm_and_the_fitted_direction():
     uniform /= np.linalg.norm(uniform, axis=1, keepdims=True)
     mass = np.exp(fitted[1].log_likelihood(uniform)).mean() * 4 * np.pi
     assert mass == pytest.approx(1.0, abs=0.03)
-    figures = {"diag": {"val_log_likelihood": val_ll + 100, "val_fd_judge": 1.0, "copies": False},
-               "vmf": {"val_log_likelihood": val_ll, "val_fd_judge": 2.0, "copies": False}}
+    figures = {
+        "diag": {"val_log_likelihood": val_ll + 100, "val_fd_judge": 1.0, "copies": False},
+        "vmf": {"val_log_likelihood": val_ll, "val_fd_judge": 2.0, "copies": False},
+    }
     assert densities.choose(figures, "val_log_likelihood", sphere=True) == "vmf"  # same measure only
     assert densities.choose(figures, "val_fd_judge", sphere=True) == "diag"  # images compare across measures
 
@@ -157,8 +172,9 @@ def test_a_von_mises_fisher_mixture_finds_two_clusters_on_the_sphere():
     two = lambda n: np.concatenate([rng.normal([0, 0, 5], 1, (n, 3)), rng.normal([5, 0, 0], 1, (n, 3))])
     unit = lambda z: z / np.linalg.norm(z, axis=1, keepdims=True)
     train, val = unit(two(2000)), unit(two(500))
-    fitted, two_ll = densities.fit_per_digit("vmf", (train, np.zeros(4000, int)), (val, np.zeros(1000, int)),
-                                             [1, 2], seed=0)
+    fitted, two_ll = densities.fit_per_digit(
+        "vmf", (train, np.zeros(4000, int)), (val, np.zeros(1000, int)), [1, 2], seed=0
+    )
     one_ll = densities.fit_per_digit("vmf", (train, np.zeros(4000, int)), (val, np.zeros(1000, int)), [1], 0)[1]
     assert fitted[0].components == 2 and two_ll > one_ll + 0.5
     directions = sorted(np.round(part.mu).tolist() for part in fitted[0].parts)
@@ -179,9 +195,9 @@ def test_interpolation_ends_at_both_codes_and_stays_on_the_sphere():
 def test_cluster_probe_finds_separated_digits_under_any_labelling():
     codes, labels = separable_codes(50, 4, seed=0)
     permuted = (labels * 3 + 1) % 10  # cluster ids never equal digits: the matching must find them
-    probe = latent.cluster_probe(codes, permuted, restarts=3, seed=0)
+    probe = classifiers.cluster_probe(codes, permuted, restarts=3, seed=0)
     assert probe["accuracy"] > 0.95 and probe["nmi"] > 0.9
-    noise = latent.cluster_probe(np.random.default_rng(0).normal(size=(500, 4)), labels, restarts=2, seed=0)
+    noise = classifiers.cluster_probe(np.random.default_rng(0).normal(size=(500, 4)), labels, restarts=2, seed=0)
     assert noise["accuracy"] < 0.4 and noise["nmi"] < 0.2
 
 
@@ -197,7 +213,7 @@ def test_frechet_distance_is_zero_on_itself_and_grows_with_a_shift():
 def singular_stats(seed: int):
     """Covariances with dead features (constant zero columns), as the judge's ReLU features have."""
     feats = np.random.default_rng(seed).normal(size=(1000, 64)) * np.linspace(0.5, 2, 64)
-    feats[:, seed * 5:seed * 5 + 12] = 0
+    feats[:, seed * 5 : seed * 5 + 12] = 0
     return judge.feature_stats(feats + seed * 0.1)
 
 
@@ -220,27 +236,31 @@ def test_precision_and_recall_of_a_set_against_itself_are_one_and_fall_for_a_nar
 
 
 @pytest.fixture
-def trained_deep2d(tmp_path):
+def deep2d_models(tmp_path):
+    """A models folder holding an untrained 2-d MLP under the name deep2d: the decode command needs no training."""
     torch.manual_seed(0)
     model = models.build("mlp", {"latent_dim": 2, "hidden": [16], "output": "linear"})
     models.save_checkpoint(model, tmp_path / "models" / "deep2d" / "model.pt")
     return tmp_path / "models"
 
 
-def test_decode_command_writes_a_png(trained_deep2d, tmp_path, capsys):
+def test_decode_command_writes_a_png(deep2d_models, tmp_path, capsys):
     out = tmp_path / "digit.png"
-    assert cli.main(["decode", "deep2d", "--z", "2,-4", "-o", str(out), "--models", str(trained_deep2d)]) == 0
+    assert cli.main(["decode", "deep2d", "--z", "2,-4", "-o", str(out), "--models", str(deep2d_models)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["deep2d", "--z", "1,2,3"], "variant deep2d has a 2-d latent space, got 3 values"),
-    (["deep2d", "--z", "2,x"], "--z: expected comma-separated numbers such as 2,-4, got '2,x'"),
-    (["nosuch", "--z", "2,-4"], "no trained variant 'nosuch' in"),
-])
-def test_decode_command_errors_are_clear(trained_deep2d, tmp_path, capsys, args, message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["deep2d", "--z", "1,2,3"], "variant deep2d has a 2-d latent space, got 3 values"),
+        (["deep2d", "--z", "2,x"], "--z: expected comma-separated numbers such as 2,-4, got '2,x'"),
+        (["nosuch", "--z", "2,-4"], "no trained variant 'nosuch' in"),
+    ],
+)
+def test_decode_command_errors_are_clear(deep2d_models, tmp_path, capsys, args, message):
     out = tmp_path / "digit.png"
-    assert cli.main(["decode", *args, "-o", str(out), "--models", str(trained_deep2d)]) == 2
+    assert cli.main(["decode", *args, "-o", str(out), "--models", str(deep2d_models)]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
 
@@ -250,21 +270,36 @@ def test_report_marks_collapsed_variants_and_shows_the_seed_spread():
 
     from autoencoders import report
 
-    table = pd.DataFrame({"family": ["mlp", "pca"], "latent_dim": [8, 8], "parameters": [10, 0],
-                          "train_seconds": [1.0, 1.0], "collapsed": [True, False],
-                          **{figure: [52.9, 20.0] for figure in report.HEADLINE},
-                          "reconstructed_judge_accuracy": [0.1, 0.9], "ratio_to_pca": [2.6, None],
-                          "test_sq_error_unclipped": [52.9, 21.0], "cluster_accuracy": [0.2, 0.6],
-                          "density": ["diag", "gmm"]},
-                         index=pd.Index(["mlp", "pca"], name="variant"))
+    table = pd.DataFrame(
+        {
+            "family": ["mlp", "pca"],
+            "latent_dim": [8, 8],
+            "parameters": [10, 0],
+            "train_seconds": [1.0, 1.0],
+            "collapsed": [True, False],
+            **{figure: [52.9, 20.0] for figure in report.HEADLINE},
+            "reconstructed_judge_accuracy": [0.1, 0.9],
+            "ratio_to_pca": [2.6, None],
+            "test_sq_error_unclipped": [52.9, 21.0],
+            "cluster_accuracy": [0.2, 0.6],
+            "density": ["diag", "gmm"],
+        },
+        index=pd.Index(["mlp", "pca"], name="variant"),
+    )
     judge_metrics = {"test_accuracy": 0.99, "fd_judge_floor": 2.5}
     densities_table = pd.DataFrame({"density": ["-"]}, index=pd.Index(["real training images"], name="variant"))
-    markdown = report.summary_markdown(table, judge_metrics, densities_table,
-                                       {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}})
+    markdown = report.summary_markdown(
+        table, judge_metrics, densities_table, {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}}
+    )
     assert "| mlp ⚠ | mlp |" in markdown and "⚠ collapsed to the mean image" in markdown and ": mlp." in markdown
     assert "| 20.000 ± 0.25 |" in markdown and "over 3 seeds" in markdown
-    marked = report.summary_markdown(table, judge_metrics, densities_table,
-                                     {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}}, challengers=["pca"])
+    marked = report.summary_markdown(
+        table,
+        judge_metrics,
+        densities_table,
+        {"n": 3, "sd": {"pca.test_sq_error_per_image": 0.25}},
+        challengers=["pca"],
+    )
     assert "| 20.000 ± 0.25 (challenger) |" in marked and "seed sd, as the registry's @challenger does: pca." in marked
     headline = report.headline_metrics(table, judge_metrics)
     assert headline["pca.test_sq_error_per_image"] == 20.0 and headline["judge.fd_judge_floor"] == 2.5
@@ -275,12 +310,22 @@ def test_paper_comparison_sets_like_beside_like():
 
     from autoencoders import report
 
-    table = pd.DataFrame({"latent_dim": [30, 30, 100], "test_sq_error_per_image": [2.95, 12.59, 3.6],
-                          "test_sq_error_unclipped": [2.95, 13.87, 3.9]}, index=["conv30", "pca30", "pca"])
+    table = pd.DataFrame(
+        {
+            "latent_dim": [30, 30, 100],
+            "test_sq_error_per_image": [2.95, 12.59, 3.6],
+            "test_sq_error_unclipped": [2.95, 13.87, 3.9],
+        },
+        index=["conv30", "pca30", "pca"],
+    )
     rows = report.paper_comparison(table)[report.LABELS["test_sq_error_per_image"]].to_dict()
-    assert rows == {"paper: autoencoder 784-1000-500-250-30": 3.00, "paper: PCA, 30 components": 13.87,
-                    "ours: conv30": 2.95, "ours: pca30, output unclipped (as the paper)": 13.87,
-                    "ours: pca30, clipped to [0, 1] (as every variant here)": 12.59}
+    assert rows == {
+        "paper: autoencoder 784-1000-500-250-30": 3.00,
+        "paper: PCA, 30 components": 13.87,
+        "ours: conv30": 2.95,
+        "ours: pca30, output unclipped (as the paper)": 13.87,
+        "ours: pca30, clipped to [0, 1] (as every variant here)": 12.59,
+    }
 
 
 def test_classification_metrics_equal_scikit_learns():
@@ -294,7 +339,9 @@ def test_classification_metrics_equal_scikit_learns():
     precision, recall, f1, support = precision_recall_fscore_support(labels, pred, labels=range(10), zero_division=0)
     for d in range(10):
         row = ours["per_digit"][str(d)]
-        assert [row["precision"], row["recall"], row["f1"]] == pytest.approx([precision[d], recall[d], f1[d]], abs=1e-12)
+        assert [row["precision"], row["recall"], row["f1"]] == pytest.approx(
+            [precision[d], recall[d], f1[d]], abs=1e-12
+        )
         assert row["support"] == support[d]
     assert ours["accuracy"] == accuracy_score(labels, pred)
     assert ours["macro_f1"] == pytest.approx(f1.mean(), abs=1e-12)

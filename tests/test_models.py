@@ -1,9 +1,10 @@
 """Every family behind the one interface: shapes, ranges, finite loss, bit-identical checkpoints."""
+
 import pytest
 import torch
 
 from autoencoders import models, params
-from conftest import ROOT
+from tests.helpers import ROOT
 
 VARIANTS = params.load(ROOT / "params.yaml").variants
 
@@ -123,5 +124,16 @@ def test_a_model_that_ignores_its_input_is_called_collapsed():
     zero_code = (x - model.decode(torch.zeros(64, 3))).pow(2).flatten(1).sum(1).mean().item()
     assert zero_code == pytest.approx(mean_error, rel=1e-5)
     assert models.base.collapse_warning("pca", "test", zero_code, mean_error).startswith(
-        "warning: variant pca has collapsed to the mean image: test squared error per image")
+        "warning: variant pca has collapsed to the mean image: test squared error per image"
+    )
     assert models.base.collapse_warning("pca", "test", 0.94 * mean_error, mean_error) is None  # 6% better
+
+
+def test_a_vae_saved_with_the_old_loss_key_still_loads(tmp_path):
+    """The VAE's reconstruction loss was `recon` (in params and checkpoints) until v0.1.0, `loss` since."""
+    torch.manual_seed(0)
+    old = models.build("vae", {"latent_dim": 2, "hidden": [8], "recon": "bce", "beta": 1.0})
+    models.save_checkpoint(old, tmp_path / "model.pt")
+    loaded = models.load_checkpoint(tmp_path / "model.pt")
+    assert loaded.loss_name == "bce" and models.build("vae", {"latent_dim": 2, "hidden": [8]}).loss_name == "mse"
+    torch.testing.assert_close(loaded.decode(torch.zeros(1, 2)), old.decode(torch.zeros(1, 2)))

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from autoencoders import models, params
-from conftest import ROOT, key_parent, set_key
+from tests.helpers import ROOT, key_parent, set_key
 
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -24,46 +24,57 @@ def test_default_params_load_into_typed_objects():
     assert p.variants["mlp"].train.lr == p.train.lr  # not overridden: the shared default
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("data.val_size", 70000, "data.val_size: must be < 60000, got 70000"),
-    ("data.val_size", "ten", "data.val_size: must be int, got 'ten'"),
-    ("data.digits", [1, 12], "data.digits[1]: must be <= 9, got 12"),
-    ("data.colour", "red", "data.colour: unknown key"),
-    ("train.epochs", 0, "train.epochs: must be >= 1, got 0"),
-    ("train.lr", 0, "train.lr: must be > 0, got 0"),
-    ("train.schedule", "linear", "train.schedule: must be one of 'constant', 'onecycle' or 'cosine', got 'linear'"),
-    ("train.batch_size", True, "train.batch_size: must be int, got True"),
-    ("variants.vae.epochs", -3, "variants.vae.epochs: must be >= 1, got -3"),
-    ("variants.mlp.hiden", [10], "variants.mlp.hiden: unknown key"),
-    ("variants.mlp.hidden", "100", "variants.mlp.hidden: must be a list, got '100'"),
-    ("variants.conv.family", "transformer", "variants.conv.family: unknown family 'transformer'"),
-    ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
-    ("classify.knn_k", [1, 60], "classify.knn_k[1]: must be <= classify.knn_neighbours (50), got 60"),
-    ("classify.knn_neighbours", 0, "classify.knn_neighbours: must be >= 1, got 0"),
-    ("gaussians.density", "kde", "gaussians.density: must be one of 'auto', 'diag', 'full', 'gmm' or 'vmf'"),
-    ("gaussians.components", [], "gaussians.components: must list at least 1 value, got []"),
-    ("gaussians.components", [2, 0], "gaussians.components[1]: must be >= 1, got 0"),
-    ("gaussians.samples_per_digit", 4, "gaussians.samples_per_digit: must be >= the largest of gaussians.components (16), got 4"),
-    ("gaussians.auto_by", "fjd", "gaussians.auto_by: must be one of 'val_fd_judge' or 'val_log_likelihood', got 'fjd'"),
-    ("gaussians.copying_threshold", -0.5, "gaussians.copying_threshold: must be >= 0, got -0.5"),
-    ("gaussians.copying_threshold", "high", "gaussians.copying_threshold: must be float, got 'high'"),
-    ("seed", -1, "seed: must be >= 0, got -1"),
-    ("seed", 2**40, "seed: must be <= 4294967295, got 1099511627776"),
-    ("sed", 1, "sed: unknown key"),
-    ("train.device", "gpu", "train.device: must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
-    ("variants.mlp.device", "tpu", "variants.mlp.device: must be auto, cpu, mps, cuda or cuda:N, got 'tpu'"),
-    ("classify.probe_c", [], "classify.probe_c: must list at least 1 value, got []"),
-    ("classify.knn_k", [], "classify.knn_k: must list at least 1 value, got []"),
-    ("variants.a/b", {"family": "pca", "latent_dim": 3}, "variants.a/b: a variant name may hold only letters"),
-    # the families' own checks, named by their full key
-    ("variants.mlp.latent_dim", 0, "variants.mlp.latent_dim: must be >= 1, got 0"),
-    ("variants.mlp.activation", "swish", "variants.mlp.activation: must be one of relu"),
-    ("variants.deep2d.loss", "bce", "variants.deep2d.loss: bce needs output: sigmoid"),
-    ("variants.vae.recon", "l1", "variants.vae.recon: must be one of mse, bce, got 'l1'"),
-    ("variants.conv30.channels", [32], "variants.conv30.channels: must list two widths"),
-    ("variants.ksparse.k", 2000, "variants.ksparse.k: alpha * k (12 * 2000) must not exceed latent_dim (1000)"),
-    ("variants.pca.latent_dim", 1000, "variants.pca.latent_dim: PCA of 784 pixels has at most 784 components"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("data.val_size", 70000, "data.val_size: must be < 60000, got 70000"),
+        ("data.val_size", "ten", "data.val_size: must be int, got 'ten'"),
+        ("data.digits", [1, 12], "data.digits[1]: must be <= 9, got 12"),
+        ("data.colour", "red", "data.colour: unknown key"),
+        ("train.epochs", 0, "train.epochs: must be >= 1, got 0"),
+        ("train.lr", 0, "train.lr: must be > 0, got 0"),
+        ("train.schedule", "linear", "train.schedule: must be one of 'constant', 'onecycle' or 'cosine', got 'linear'"),
+        ("train.batch_size", True, "train.batch_size: must be int, got True"),
+        ("variants.vae.epochs", -3, "variants.vae.epochs: must be >= 1, got -3"),
+        ("variants.mlp.hiden", [10], "variants.mlp.hiden: unknown key"),
+        ("variants.mlp.hidden", "100", "variants.mlp.hidden: must be a list, got '100'"),
+        ("variants.conv.family", "transformer", "variants.conv.family: unknown family 'transformer'"),
+        ("classify.knn_k", [0], "classify.knn_k[0]: must be >= 1, got 0"),
+        ("classify.knn_k", [1, 60], "classify.knn_k[1]: must be <= classify.knn_neighbours (50), got 60"),
+        ("classify.knn_neighbours", 0, "classify.knn_neighbours: must be >= 1, got 0"),
+        ("gaussians.density", "kde", "gaussians.density: must be one of 'auto', 'diag', 'full', 'gmm' or 'vmf'"),
+        ("gaussians.components", [], "gaussians.components: must list at least 1 value, got []"),
+        ("gaussians.components", [2, 0], "gaussians.components[1]: must be >= 1, got 0"),
+        (
+            "gaussians.samples_per_digit",
+            4,
+            "gaussians.samples_per_digit: must be >= the largest of gaussians.components (16), got 4",
+        ),
+        (
+            "gaussians.auto_by",
+            "fjd",
+            "gaussians.auto_by: must be one of 'val_fd_judge' or 'val_log_likelihood', got 'fjd'",
+        ),
+        ("gaussians.copying_threshold", -0.5, "gaussians.copying_threshold: must be >= 0, got -0.5"),
+        ("gaussians.copying_threshold", "high", "gaussians.copying_threshold: must be float, got 'high'"),
+        ("seed", -1, "seed: must be >= 0, got -1"),
+        ("seed", 2**40, "seed: must be <= 4294967295, got 1099511627776"),
+        ("sed", 1, "sed: unknown key"),
+        ("train.device", "gpu", "train.device: must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
+        ("variants.mlp.device", "tpu", "variants.mlp.device: must be auto, cpu, mps, cuda or cuda:N, got 'tpu'"),
+        ("classify.probe_c", [], "classify.probe_c: must list at least 1 value, got []"),
+        ("classify.knn_k", [], "classify.knn_k: must list at least 1 value, got []"),
+        ("variants.a/b", {"family": "pca", "latent_dim": 3}, "variants.a/b: a variant name may hold only letters"),
+        # the families' own checks, named by their full key
+        ("variants.mlp.latent_dim", 0, "variants.mlp.latent_dim: must be >= 1, got 0"),
+        ("variants.mlp.activation", "swish", "variants.mlp.activation: must be one of relu"),
+        ("variants.deep2d.loss", "bce", "variants.deep2d.loss: bce needs output: sigmoid"),
+        ("variants.vae.loss", "l1", "variants.vae.loss: must be one of mse, bce, got 'l1'"),
+        ("variants.conv30.channels", [32], "variants.conv30.channels: must list two widths"),
+        ("variants.ksparse.k", 2000, "variants.ksparse.k: alpha * k (12 * 2000) must not exceed latent_dim (1000)"),
+        ("variants.pca.latent_dim", 1000, "variants.pca.latent_dim: PCA of 784 pixels has at most 784 components"),
+    ],
+)
 def test_bad_params_name_the_key(path, value, message):
     with pytest.raises(params.ParamsError) as err:
         params.parse(with_change(path, value), models.FAMILIES)
@@ -146,7 +157,12 @@ def test_a_key_missing_from_params_yaml_is_named(path):
 
 def test_values_live_in_params_yaml_only():
     """The dataclasses declare types and bounds; no default value is written a second time there."""
-    for cls in (params.DataParams, params.TrainParams, params.ClassifyParams, params.GaussiansParams,
-                params.JudgeParams):
+    for cls in (
+        params.DataParams,
+        params.TrainParams,
+        params.ClassifyParams,
+        params.GaussiansParams,
+        params.JudgeParams,
+    ):
         for f in dataclasses.fields(cls):
             assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, (cls, f.name)

@@ -1,4 +1,5 @@
 """The real `dvc repro` of download and split, in a temporary git repository, on synthetic IDX files."""
+
 import hashlib
 import sys
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from autoencoders import data
-from conftest import ROOT, run, set_param, tiny_params
+from autoencoders import data, mnist
+from tests.helpers import ROOT, run, set_param, tiny_params
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
@@ -17,7 +18,7 @@ def test_dvc_repro_download_and_split(dvc_project):
     result = run(["dvc", "repro", "split"], project)
     assert "MNIST served by" in result.stdout
     raw = project / "data" / "raw" / "MNIST" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(data.OFFICIAL_MD5)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(mnist.OFFICIAL_MD5)
     splits = {name: data.load_npz(project / "data" / "split" / f"{name}.npz") for name in ("train", "val", "test")}
     assert [len(s["labels"]) for s in splits.values()] == [350, 50, 100]
     assert splits["train"]["images"].dtype == np.uint8 and splits["train"]["index"].dtype == np.int64
@@ -64,13 +65,28 @@ runpy.run_module(sys.argv[0], run_name="__main__")
 
 def test_data_stages_run_without_torch(tmp_path, mnist_folder):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params(mnist_folder)))
-    without_torch = lambda *args: run([sys.executable, "-c", WITHOUT_TORCH, *args, "--params",
-                                       str(tmp_path / "params.yaml")], ROOT, check=False)
-    for result in (without_torch("stages.download", "--out", str(tmp_path / "raw")),
-                   without_torch("stages.split", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "split"))):
+    without_torch = lambda *args: run(
+        [sys.executable, "-c", WITHOUT_TORCH, *args, "--params", str(tmp_path / "params.yaml")], ROOT, check=False
+    )
+    for result in (
+        without_torch("stages.download", "--out", str(tmp_path / "raw")),
+        without_torch("stages.split", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "split")),
+    ):
         assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["test.npz", "train.npz", "val.npz"]
     # the guard does catch torch: a stage that trains fails under it
-    result = without_torch("stages.train", "mlp", "--split", str(tmp_path / "split"), "--model", "m", "--history",
-                           "h", "--metrics", "j", "--timing", "t")
+    result = without_torch(
+        "stages.train",
+        "mlp",
+        "--split",
+        str(tmp_path / "split"),
+        "--model",
+        "m",
+        "--history",
+        "h",
+        "--metrics",
+        "j",
+        "--timing",
+        "t",
+    )
     assert result.returncode != 0 and "ImportError: torch imported by stages.train" in result.stderr

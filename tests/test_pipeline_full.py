@@ -2,6 +2,7 @@
 
 Runs on SMALL_SET (mlp, sphere, pca) of tiny synthetic data to stay quick.
 """
+
 import contextlib
 import json
 import os
@@ -20,8 +21,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from autoencoders import data, report
-from browser import Chromium
-from conftest import BIN, SMALL_SET, free_port, run, wait_http
+from tests.browser import Chromium
+from tests.helpers import BIN, SMALL_SET, free_port, run, wait_http
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
@@ -34,9 +35,23 @@ def mlflow_server(tmp_path):
     store.mkdir()
     log = store / "server.log"
     proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}", "--artifacts-destination", str(store / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{store / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(store / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{uri}/health", "mlflow server", timeout=90, log=log)
@@ -50,9 +65,24 @@ def dump_dom(chromium: str, url: str, budget_ms: int, *flags: str) -> str:
     """The page's DOM after budget_ms of virtual time in a throwaway Chromium profile."""
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", *flags, f"--user-data-dir={profile}",
-             f"--virtual-time-budget={budget_ms}", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                *flags,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
 
 @pytest.mark.browser
@@ -62,11 +92,14 @@ def test_the_report_fits_the_window_and_every_image_loads_in_chromium(finished_p
     with Chromium(chromium, width=1400, height=900, offline=True) as browser:
         browser.open(page.as_uri())
         assert browser.evaluate("document.documentElement.scrollWidth") <= 1400
-        images = browser.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
+        images = browser.evaluate(
+            "[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+        )
         assert len(images) >= 3 + 5 * len(SMALL_SET) and all(loaded for _, loaded in images), images
         assert images[0][0].startswith("gallery/")  # the page shows before it tells
-        opened = browser.evaluate("document.querySelectorAll('details').forEach(d => d.open = true); "
-                                  "document.documentElement.scrollWidth")
+        opened = browser.evaluate(
+            "document.querySelectorAll('details').forEach(d => d.open = true); document.documentElement.scrollWidth"
+        )
         assert opened <= 1400  # the wide tables scroll inside their own box
 
 
@@ -109,10 +142,18 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
         tried = {"diag", "full", "gmm", "vmf"} if name == "sphere" else {"diag", "full", "gmm"}
         assert set(gaussians["densities"]) == tried and gaussians["density"] in tried
         honest = [d for d, scores in gaussians["densities"].items() if not scores["copies"]] or list(tried)
-        assert gaussians["density"] == gaussians["auto_picks"]["val_fd_judge"] == (  # auto: the best val fd_judge
-            min(honest, key=lambda d: gaussians["densities"][d]["val_fd_judge"]))
+        assert (
+            gaussians["density"]
+            == gaussians["auto_picks"]["val_fd_judge"]
+            == (  # auto: the best val fd_judge
+                min(honest, key=lambda d: gaussians["densities"][d]["val_fd_judge"])
+            )
+        )
         assert gaussians["auto_picks"]["val_log_likelihood"] in tried
-        assert gaussians["generated"] == {"density": gaussians["density"], **gaussians["densities"][gaussians["density"]]}
+        assert gaussians["generated"] == {
+            "density": gaussians["density"],
+            **gaussians["densities"][gaussians["density"]],
+        }
         for scores in gaussians["densities"].values():
             assert 0 <= scores["judge_accuracy"] <= 1 and scores["fd_judge"] >= 0
             assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1 and scores["val_fd_judge"] >= 0
@@ -163,8 +204,12 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
     for child in children:
         tags, metrics, params = child.data.tags, child.data.metrics, child.data.params
         assert {"git_commit", "dvc_exp_name", "baseline_rev", "variant"} <= set(tags)
-        assert {"evaluate.sq_error_per_image", "classify.probe.accuracy", "knn.accuracy",
-                "gaussians.generated.fd_judge"} <= set(metrics)
+        assert {
+            "evaluate.sq_error_per_image",
+            "classify.probe.accuracy",
+            "knn.accuracy",
+            "gaussians.generated.fd_judge",
+        } <= set(metrics)
         assert params["arch.latent_dim"] in {"100", "3"} and "train.lr" in params
         assert {"latent_map", "generated"} <= image_keys(client, child.info.run_id)
         assert "explorer.html" in {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -172,12 +217,15 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
     sphere = next(c for c in children if c.data.tags["variant"] == "sphere")
     model = mlflow.pytorch.load_model(sphere.data.tags["model_uri"])
     import torch
+
     out = model(torch.rand(2, 1, 28, 28))
     assert tuple(out.shape) == (2, 1, 28, 28)
     live = runs(client, "autoencoders-training")
     assert len(live) == len(SMALL_SET)
-    assert len(client.get_metric_history(next(r for r in live if r.data.tags["variant"] == "mlp").info.run_id,
-                                         "val_loss")) == 2  # one point per epoch
+    assert (
+        len(client.get_metric_history(next(r for r in live if r.data.tags["variant"] == "mlp").info.run_id, "val_loss"))
+        == 2
+    )  # one point per epoch
 
     # nothing changed: nothing runs, MLflow gains nothing
     again = run(["dvc", "repro"], project, env=env)
@@ -188,7 +236,6 @@ def test_pipeline_reports_and_mlflow_server(finished_project, mlflow_server):
     out_png = project / "point.png"
     run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(out_png)], project)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
-
 
 
 def test_experiments_log_to_the_repository_sqlite_store(finished_project):
@@ -202,7 +249,10 @@ def test_experiments_log_to_the_repository_sqlite_store(finished_project):
     parents = runs(client, "autoencoders", "tags.role = 'pipeline'")
     assert sorted(r.data.tags["dvc_exp_name"] for r in parents) == ["narrow", "wide", "workspace"]
     # an experiment logs its changed variant in full; the others are linked to the runs holding them
-    children = {(r.data.tags["dvc_exp_name"], r.data.tags["variant"]): r for r in runs(client, "autoencoders", "tags.role = 'variant'")}
+    children = {
+        (r.data.tags["dvc_exp_name"], r.data.tags["variant"]): r
+        for r in runs(client, "autoencoders", "tags.role = 'variant'")
+    }
     assert len(children) == 3 * len(SMALL_SET)
     for name in SMALL_SET:
         baseline, wide = children[("workspace", name)], children[("wide", name)]
@@ -220,12 +270,19 @@ def test_experiments_log_to_the_repository_sqlite_store(finished_project):
     # artifacts of the --temp run live at the repository root, not in the deleted temporary copy
     assert Path(narrow[0].info.artifact_uri.removeprefix("file://")).is_relative_to(project / "mlartifacts")
     # a link to the two states' mlp runs side by side in MLflow's UI
-    links = run([sys.executable, "-m", "autoencoders", "ui", "--links-only", "--compare", "mlp", "--states", "wide",
-                 "narrow"], project).stdout.splitlines()
-    ids = [r.info.run_id for name in ("narrow", "wide")
-           for r in runs(client, "autoencoders", f"tags.dvc_exp_name = '{name}' and tags.variant = 'mlp'")]
-    assert links[-1] == (f"mlp in narrow, wide: http://127.0.0.1:5000/#/compare-runs?runs=%5B%22{ids[0]}%22%2C%20%22"
-                         f"{ids[1]}%22%5D&experiments=%5B%22{narrow[0].info.experiment_id}%22%5D")
+    links = run(
+        [sys.executable, "-m", "autoencoders", "ui", "--links-only", "--compare", "mlp", "--states", "wide", "narrow"],
+        project,
+    ).stdout.splitlines()
+    ids = [
+        r.info.run_id
+        for name in ("narrow", "wide")
+        for r in runs(client, "autoencoders", f"tags.dvc_exp_name = '{name}' and tags.variant = 'mlp'")
+    ]
+    assert links[-1] == (
+        f"mlp in narrow, wide: http://127.0.0.1:5000/#/compare-runs?runs=%5B%22{ids[0]}%22%2C%20%22"
+        f"{ids[1]}%22%5D&experiments=%5B%22{narrow[0].info.experiment_id}%22%5D"
+    )
 
 
 def test_unreachable_tracking_server_fails_before_training(small_project):
@@ -243,8 +300,14 @@ def test_unreachable_tracking_server_fails_before_training(small_project):
 def mlflow_ui(project: Path):
     """`python -m autoencoders ui` on the project's store: the links it prints, once the server answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "autoencoders", "ui", "--port", str(port)], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoencoders", "ui", "--port", str(port)],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         links = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(2))
         # polled at /health: a client call against a server still starting retries with back-off
@@ -260,8 +323,10 @@ def test_ui_links_open_the_runs_table(finished_project):
     experiment on its runs table (MLflow 3.17.2 would open a new browser on its GenAI overview)."""
     with mlflow_ui(finished_project) as (uri, links):
         assert set(links) == {"autoencoders", "autoencoders-training"}
-        assert all(link.startswith(f"{uri}/#/experiments/") and link.endswith("?workflowType=machine_learning")
-                   for link in links.values())
+        assert all(
+            link.startswith(f"{uri}/#/experiments/") and link.endswith("?workflowType=machine_learning")
+            for link in links.values()
+        )
         experiment = MlflowClient(uri).get_experiment_by_name("autoencoders")
         assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 

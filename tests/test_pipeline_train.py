@@ -1,10 +1,11 @@
 """The real `dvc repro` of the train stages on synthetic data in a temporary git repository."""
+
 import json
 
 import pytest
 
 from autoencoders import models
-from conftest import run, set_param
+from tests.helpers import run, set_param
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 

@@ -1,5 +1,6 @@
 """MLflow's model registry: the aliases' rules on a real SQLite store, and a tiny pipeline's champion
 served by `mlflow models serve` on 127.0.0.1, answering good requests and refusing bad ones."""
+
 import json
 import subprocess
 import urllib.error
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from autoencoders import __main__ as cli, data, io, registry, tracking
+from autoencoders import __main__ as cli
+from autoencoders import data, io, registry, tracking
 from autoencoders.errors import UserError
-from conftest import BIN, SMALL_SET, free_port, wait_http
+from tests.helpers import BIN, SMALL_SET, free_port, wait_http
 
 
 class Run:  # what registry.register reads of a child run
@@ -34,10 +36,15 @@ def store(tmp_path, monkeypatch):
 
 
 def registered(client, experiment: str, md5: str, figure: float, state: str):
-    run_id = client.create_run(experiment, tags={"role": "variant", "variant": "mlp", "dvc_exp_name": state,
-                                                 "checkpoint_md5": md5}).info.run_id
-    return registry.register(client, Run(run_id, "mlp", md5, f"runs:/{run_id}/model"), figure,
-                             {"git_commit": "abc", "dvc_exp_name": state, "pipeline_state": md5})
+    run_id = client.create_run(
+        experiment, tags={"role": "variant", "variant": "mlp", "dvc_exp_name": state, "checkpoint_md5": md5}
+    ).info.run_id
+    return registry.register(
+        client,
+        Run(run_id, "mlp", md5, f"runs:/{run_id}/model"),
+        figure,
+        {"git_commit": "abc", "dvc_exp_name": state, "pipeline_state": md5},
+    )
 
 
 def test_the_workspace_on_main_is_champion_and_only_a_clear_win_is_challenger(store):
@@ -65,11 +72,15 @@ def test_the_workspace_on_main_is_champion_and_only_a_clear_win_is_challenger(st
 
 def test_the_champion_command_moves_the_alias_and_the_reports_figure(store):
     client, experiment = store
-    io.write_json("reports/metrics.json", {"mlp.test_sq_error_per_image": 10.0, "mlp.knn_accuracy": 0.9,
-                                           "pca.test_sq_error_per_image": 12.5})
+    io.write_json(
+        "reports/metrics.json",
+        {"mlp.test_sq_error_per_image": 10.0, "mlp.knn_accuracy": 0.9, "pca.test_sq_error_per_image": 12.5},
+    )
     assert cli.main(["champion", "--from-metrics"]) == 0
-    assert io.read_json("reports/champion.json") == {"figure": "test_sq_error_per_image",
-                                                     "values": {"mlp": 10.0, "pca": 12.5}}
+    assert io.read_json("reports/champion.json") == {
+        "figure": "test_sq_error_per_image",
+        "values": {"mlp": 10.0, "pca": 12.5},
+    }
     registry.assign(client, registered(client, experiment, "aaa", 10.0, "workspace"), "workspace", 10.0, 0.5)
     better = registered(client, experiment, "ccc", 8.5, "exp-b")
     assert cli.main(["champion", "mlp", "exp-b"]) == 0
@@ -110,10 +121,24 @@ def test_the_champion_is_registered_and_served(finished_project, tmp_path):
 
     port, log = free_port(), tmp_path / "serve.log"
     server = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{registry.model_name('mlp')}@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)], cwd=project,
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/{registry.model_name('mlp')}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=project,
         env={"PATH": f"{BIN}:/usr/bin:/bin", "MLFLOW_TRACKING_URI": uri, "HOME": str(tmp_path)},
-        stdout=log.open("w"), stderr=subprocess.STDOUT)
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", "mlflow models serve", timeout=180, log=log)
         url = f"http://127.0.0.1:{port}/invocations"
@@ -126,9 +151,11 @@ def test_the_champion_is_registered_and_served(finished_project, tmp_path):
         served = float(((reconstructions - x) ** 2).sum(axis=(1, 2, 3)).mean())
         evaluate = json.loads((project / "reports" / "variants" / "mlp" / "evaluate.json").read_text())
         assert served == pytest.approx(evaluate["sq_error_per_image"], abs=1e-4)
-        for bad in (json.dumps({"inputs": x[:2, :, :14].tolist()}).encode(),  # wrong shape
-                    json.dumps({"inputs": [[["a"] * 28] * 28]}).encode(),  # wrong dtype
-                    b"not json"):
+        for bad in (
+            json.dumps({"inputs": x[:2, :, :14].tolist()}).encode(),  # wrong shape
+            json.dumps({"inputs": [[["a"] * 28] * 28]}).encode(),  # wrong dtype
+            b"not json",
+        ):
             status, answer = post(url, bad)
             assert 400 <= status < 500 and answer["message"], (status, answer)
     finally:

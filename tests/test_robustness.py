@@ -1,4 +1,5 @@
 """The pipeline under the pushes real users give it: repeats, interruptions, remotes, parallel queues."""
+
 import json
 import os
 import re
@@ -11,21 +12,26 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from conftest import BIN, SMALL_SET, run, run_queue, set_param
+from tests.helpers import BIN, SMALL_SET, run, run_queue, set_param
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
 
 def metrics_files(project: Path) -> dict[str, bytes]:
     """Every metrics JSON but the timings, which measure the machine rather than the model."""
-    return {str(p.relative_to(project)): p.read_bytes() for p in sorted((project / "reports").rglob("*.json"))
-            if p.name != "train_time.json"}
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in sorted((project / "reports").rglob("*.json"))
+        if p.name != "train_time.json"
+    }
 
 
 def test_repro_force_gives_byte_identical_metrics_and_no_second_mlflow_state(finished_project):
     project = finished_project
     first = metrics_files(project)
-    assert len(first) == 3 * 5 + 5  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, champion, headline
+    assert (
+        len(first) == 3 * 5 + 5
+    )  # train, evaluate, classify, knn, gaussians per variant; judge, floor, spread, champion, headline
     run(["dvc", "repro", "--force"], project)
     assert metrics_files(project) == first
     # the same results, new timings: still one pipeline state, one parent run
@@ -61,9 +67,15 @@ def test_sigint_during_training_leaves_no_finished_output(small_project):
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
         # a shell's background job (`make test &`, some CI runners) inherits SIGINT ignored, and
         # Python then never raises KeyboardInterrupt: give the pipeline the default handling back
-        proc = subprocess.Popen(["dvc", "repro", "train@mlp"], cwd=project, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        proc = subprocess.Popen(
+            ["dvc", "repro", "train@mlp"],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.monotonic() + 120
         while "mlp epoch 3/300" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -88,7 +100,9 @@ def test_push_pull_reproduces_from_the_remote_without_retraining(finished_projec
     clone = tmp_path / "teammate"
     run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
     run(["dvc", "pull"], clone)
-    assert (clone / "models" / "mlp" / "model.pt").read_bytes() == (project / "models" / "mlp" / "model.pt").read_bytes()
+    assert (clone / "models" / "mlp" / "model.pt").read_bytes() == (
+        project / "models" / "mlp" / "model.pt"
+    ).read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
     assert "Running stage" not in run(["dvc", "repro"], clone).stdout
 
@@ -102,13 +116,16 @@ def test_parallel_seed_experiments_reach_mlflow_and_compare_as_mean_sd(finished_
         run(["dvc", "exp", "run", "--queue", "-n", f"seed{seed}", "-S", f"seed={seed}"], project)
     run_queue(project, ["seed1", "seed2"], jobs=2, timeout=600)
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    parents = client.search_runs([client.get_experiment_by_name("autoencoders").experiment_id],
-                                 "tags.role = 'pipeline' and tags.complete = 'true'")
+    parents = client.search_runs(
+        [client.get_experiment_by_name("autoencoders").experiment_id],
+        "tags.role = 'pipeline' and tags.complete = 'true'",
+    )
     assert {"seed1", "seed2"} <= {r.data.tags["dvc_exp_name"] for r in parents}
 
     # compare: the baseline and its two seed repeats as one group, mean ± sd (3)
-    shown = run([sys.executable, "-m", "autoencoders", "compare", "--save-spread", "reports/seed_spread.json"],
-                project).stdout
+    shown = run(
+        [sys.executable, "-m", "autoencoders", "compare", "--save-spread", "reports/seed_spread.json"], project
+    ).stdout
     assert re.search(r"\| mlp \| test_sq_error_per_image \| [\d.]+ ± [\d.e-]+ \(3\) \|", shown), shown
     spread = json.loads((project / "reports" / "seed_spread.json").read_text())
     assert spread["n"] == 3 and sorted(spread["seeds"]) == [0, 1, 2] and spread["sd"]["mlp.test_sq_error_per_image"] > 0

@@ -3,6 +3,7 @@
 The imports are read from the source (every `import` statement, including those inside functions),
 starting from the module each stage's `cmd` runs, and followed through the project's own modules.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from autoencoders import gallery, layout
-from conftest import ROOT, run, set_param
+from tests.helpers import ROOT, run, set_param
 
 
 def module_file(root: Path, dotted: str) -> Path | None:
@@ -37,7 +38,7 @@ def imported_modules(path: Path, root: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module
             names.add(base)
@@ -82,12 +83,30 @@ def missing_deps(dvc_yaml: dict, root: Path = ROOT) -> list[str]:
     return problems
 
 
+def needless_deps(dvc_yaml: dict, root: Path = ROOT) -> list[str]:
+    """'stage: dep' for every Python file or folder of ours a stage depends on but never runs."""
+    problems = []
+    for name, (module, deps) in stage_commands(dvc_yaml).items():
+        runs = project_files(module, root)
+        for dep in deps:
+            path = Path(dep)
+            code = path.suffix == ".py" or (root / path).is_dir() and any((root / path).glob("*.py"))
+            if code and not any(p == path or path in p.parents for p in runs):
+                problems.append(f"stage {name}: depends on {dep} but never runs it")
+    return problems
+
+
 def load_dvc_yaml() -> dict:
     return yaml.safe_load((ROOT / "dvc.yaml").read_text())
 
 
 def test_every_stage_depends_on_the_code_it_runs():
     assert missing_deps(load_dvc_yaml()) == []
+
+
+def test_no_stage_depends_on_code_it_does_not_run():
+    """The other half of precise deps: an edit to a module re-runs only the stages that run it."""
+    assert needless_deps(load_dvc_yaml()) == []
 
 
 def test_a_removed_dep_is_named_with_its_stage():
@@ -99,16 +118,27 @@ def test_a_removed_dep_is_named_with_its_stage():
 def test_dvc_yaml_spells_the_layout_names():
     """The per-variant file names live in layout.py and in dvc.yaml: the two must agree."""
     text = (ROOT / "dvc.yaml").read_text()
-    for name in (layout.MODEL, *layout.RESULTS, layout.HISTORY, layout.FIGURES, layout.GENERATED, gallery.EXPLORER,
-                 gallery.ARRAYS):
+    for name in (
+        layout.MODEL,
+        *layout.RESULTS,
+        layout.HISTORY,
+        layout.FIGURES,
+        layout.GENERATED,
+        gallery.EXPLORER,
+        gallery.ARRAYS,
+    ):
         assert f"/${{key}}/{name}" in text, name
 
 
 def test_imports_are_followed_through_functions_and_packages():
     files = project_files("stages.track", ROOT)
     # tracking.py imports data and models inside functions; models/__init__.py imports every family
-    assert {Path("autoencoders/data.py"), Path("autoencoders/models/__init__.py"),
-            Path("autoencoders/models/vae.py"), Path("autoencoders/__init__.py")} <= files
+    assert {
+        Path("autoencoders/data.py"),
+        Path("autoencoders/models/__init__.py"),
+        Path("autoencoders/models/vae.py"),
+        Path("autoencoders/__init__.py"),
+    } <= files
 
 
 def test_data_stages_need_no_model_code():
@@ -132,7 +162,9 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     changed = changed_stages(project)
     for kind in ("train", "analyze"):
         assert {f"{kind}@{v}" for v in variants} <= changed, (kind, changed)
-    assert not changed & {"download", "split", "report"} and not any(s.startswith(("classify@", "knn@")) for s in changed)
+    assert not changed & {"download", "split", "report"} and not any(
+        s.startswith(("classify@", "knn@")) for s in changed
+    )
 
     model_file.write_text(original)
     plots = project / "autoencoders" / "plots.py"
@@ -141,7 +173,16 @@ def test_editing_code_marks_exactly_the_stages_that_run_it(finished_project):
     changed = changed_stages(project)
     assert changed == {"report", *(f"analyze@{v}" for v in variants)}
 
-    plots.write_text(original)  # publishing to MLflow is track's alone: training runs tracking.py only
+    plots.write_text(original)
+    table = module_table()
+    for file in ("mnist.py", "classifiers.py"):  # the download code: download and split; a classifier: classify
+        path = project / "autoencoders" / file
+        original = path.read_text()
+        path.write_text(original + "\n# an edit\n")
+        assert changed_stages(project) == expand(sorted(table[file]), "", variants), file
+        path.write_text(original)
+
+    # publishing to MLflow is track's alone: training runs tracking.py only
     publish = project / "autoencoders" / "publish.py"
     publish.write_text(publish.read_text() + "\n# an edit to publishing\n")
     assert changed_stages(project) == {"track"}
@@ -154,8 +195,11 @@ def test_bytecode_written_by_a_command_leaves_every_stage_clean(finished_project
     a stage stale, or the next `dvc exp run` retrains every variant (.dvcignore leaves them out)."""
     project = finished_project
     assert changed_stages(project) == set()
-    run([sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(tmp_path / "point.png")],
-        project, env={"PYTHONDONTWRITEBYTECODE": ""})  # empty is unset to Python: bytecode on
+    run(
+        [sys.executable, "-m", "autoencoders", "decode", "sphere", "--z", "0,0,1", "-o", str(tmp_path / "point.png")],
+        project,
+        env={"PYTHONDONTWRITEBYTECODE": ""},
+    )  # empty is unset to Python: bytecode on
     assert list((project / "autoencoders" / "models").glob("__pycache__/*.pyc")), "no bytecode was written"
     assert changed_stages(project) == set()
 
@@ -179,7 +223,7 @@ RERUN_ROWS = {
 def rerun_table() -> dict[str, list[str]]:
     """docs/pipeline.md's table: a change -> the stage patterns it makes stale at once (middle column)."""
     text = (ROOT / "docs" / "pipeline.md").read_text()
-    section = text[text.index("| a change to | stale at once |"):]
+    section = text[text.index("| a change to | stale at once |") :]
     rows = {}
     for line in section.splitlines()[2:]:
         if not line.startswith("|"):
@@ -217,6 +261,45 @@ def test_the_table_of_reruns_is_what_dvc_status_lists(finished_project):
             set_param(project, key, value)
             assert changed_stages(project) == expand(stale, "mlp", variants), (change, key)
             params_file.write_text(original)
+
+
+def module_table() -> dict[str, set[str]]:
+    """docs/pipeline.md's table of edits to the library: file (under autoencoders/) -> stage patterns."""
+    text = (ROOT / "docs" / "pipeline.md").read_text()
+    section = text[text.index("| an edit to `autoencoders/` | stale at once |") :]
+    every = [f"{name}@*" if "foreach" in stage else name for name, stage in load_dvc_yaml()["stages"].items()]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        files, stale = (cell.strip() for cell in line.strip("|").split("|"))
+        named = re.findall(r"`([^`]+)`", stale)
+        if stale.startswith("every stage but"):
+            patterns = set(every) - set(named)
+        elif stale.startswith("every stage"):
+            patterns = set(every)
+        else:
+            patterns = set(named)
+        for file in re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", files)):
+            rows[file] = patterns
+    return rows
+
+
+def stages_depending_on(path: Path, dvc_yaml: dict) -> set[str]:
+    """Stage patterns (`name@*` for foreach stages) whose deps cover a project file or folder."""
+    return {
+        f"{name}@*" if "foreach" in dvc_yaml["stages"][name] else name
+        for name, (_, deps) in stage_commands(dvc_yaml).items()
+        if any(path == Path(d) or Path(d) in path.parents or Path(d) == path for d in deps)
+    }
+
+
+def test_the_table_of_library_edits_is_what_the_deps_say():
+    dvc_yaml, table = load_dvc_yaml(), module_table()
+    library = {p.name for p in (ROOT / "autoencoders").glob("*.py")} | {"explore.js", "models/"}
+    assert set(table) == library  # every file of the library has its row
+    for file, patterns in table.items():
+        assert stages_depending_on(Path("autoencoders") / file.rstrip("/"), dvc_yaml) == patterns, file
 
 
 def test_the_library_and_the_stages_never_import_the_operations_package():

@@ -1,6 +1,7 @@
 """The team stack for real, on loopback: PostgreSQL behind an MLflow server whose artifacts go to an
 S3-compatible store (moto), the DVC remote on the same store, two queue workers logging at once, and
 the faults a team meets first. Skipped, saying why, where PostgreSQL's server binaries are missing."""
+
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ops import team
-from conftest import BIN, SMALL_SET, run, run_queue, set_param
+from tests.helpers import BIN, SMALL_SET, run, run_queue, set_param
 
 pytestmark = pytest.mark.slow  # the marker's meaning: pyproject.toml
 
@@ -73,11 +74,29 @@ def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clon
     # confirmation"; the README says how that was settled).
     names = ["head1", "head3"]
     for name in names:
-        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", "judge.epochs=1", "-S", "variants.mlp.epochs=3",
-             "-S", f"classify.head_epochs={name[-1]}"], project, env)
+        run(
+            [
+                "dvc",
+                "exp",
+                "run",
+                "--queue",
+                "-n",
+                name,
+                "-S",
+                "judge.epochs=1",
+                "-S",
+                "variants.mlp.epochs=3",
+                "-S",
+                f"classify.head_epochs={name[-1]}",
+            ],
+            project,
+            env,
+        )
     run_queue(project, names, jobs=2, env=env)
-    ran = [set(re.findall(r"Running stage '([^']+)'", run(["dvc", "queue", "logs", n], project, env).stdout))
-           for n in names]
+    ran = [
+        set(re.findall(r"Running stage '([^']+)'", run(["dvc", "queue", "logs", n], project, env).stdout))
+        for n in names
+    ]
     computed_twice = {s for s in ran[0] & ran[1] if not s.startswith(("classify@", "report", "track"))}
     assert computed_twice, ran  # the same stage, computed by both workers at once, and both succeeded
 
@@ -90,8 +109,12 @@ def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clon
         children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
         assert sorted(c.data.tags["variant"] for c in children) == sorted(SMALL_SET), name
     # a model logged by one worker loads back through the server (artifacts proxied: no S3 credentials here)
-    child = next(c for c in client.search_runs([runs["head1"][0].info.experiment_id],
-                                               "tags.variant = 'mlp' and tags.dvc_exp_name = 'head1'"))
+    child = next(
+        c
+        for c in client.search_runs(
+            [runs["head1"][0].info.experiment_id], "tags.variant = 'mlp' and tags.dvc_exp_name = 'head1'"
+        )
+    )
     import torch
 
     mlflow.set_tracking_uri(uri)  # where the loader resolves models:/ (an earlier test may have set another)

@@ -1,5 +1,6 @@
 """What MLflow's logging leaves behind in the process: the environment as it was, MLflow's own URI
 pointed back (the tracking itself, against real stores and servers: test_pipeline_full.py, test_team.py)."""
+
 import os
 
 import pytest

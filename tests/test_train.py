@@ -1,4 +1,5 @@
 """The training loop: deterministic by seed, and a diverging loss stops it with a clear error."""
+
 import dataclasses
 import sys
 
@@ -7,7 +8,7 @@ import torch
 
 from autoencoders import models, params
 from autoencoders.train import STRIP, TrainingDiverged, fit, reconstruction_strip, seed_everything
-from conftest import ROOT, run, synthetic_digits
+from tests.helpers import ROOT, run, synthetic_digits
 
 SHARED_TRAIN = params.load(ROOT / "params.yaml").train
 
@@ -57,8 +58,9 @@ def test_vae_training_is_deterministic_too():
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-@pytest.mark.parametrize("family, arch", [("vae", {"latent_dim": 4, "hidden": [16]}),
-                                          ("ksparse", {"latent_dim": 64, "k": 4, "alpha": 2})])
+@pytest.mark.parametrize(
+    "family, arch", [("vae", {"latent_dim": 4, "hidden": [16]}), ("ksparse", {"latent_dim": 64, "k": 4, "alpha": 2})]
+)
 def test_watching_training_leaves_the_weights_as_they_were(family, arch):
     """A strip drawn after every epoch: the same weights, bit for bit, as training unwatched (the VAE
     and the k-sparse model act differently in training mode: the strip must not leave them in eval)."""
@@ -67,8 +69,17 @@ def test_watching_training_leaves_the_weights_as_they_were(family, arch):
     seed_everything(0)
     watched = models.build(family, arch)
     strips, val = [], images(32, 1)
-    fit(watched, images(96, 0), val, cfg, seed=0, name="tiny", on_epoch=lambda row: strips.append(
-        (torch.get_rng_state(), reconstruction_strip(watched, val), torch.get_rng_state())))
+    fit(
+        watched,
+        images(96, 0),
+        val,
+        cfg,
+        seed=0,
+        name="tiny",
+        on_epoch=lambda row: strips.append(
+            (torch.get_rng_state(), reconstruction_strip(watched, val), torch.get_rng_state())
+        ),
+    )
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), watched.state_dict().values()))
     assert all(torch.equal(before, after) for before, _, after in strips)  # no random state drawn
     strip = strips[-1][1]
@@ -114,10 +125,14 @@ def _run_python(code: str) -> str:
     return run([sys.executable, "-c", code], ROOT).stdout.strip()
 
 
-def test_training_modules_flush_denormals_in_every_worker_thread():
+def test_every_stage_flushes_denormals_in_every_worker_thread():
     # A tensor large enough for torch to split across its worker threads: if any thread kept the
-    # default mode, part of the product would stay denormal instead of becoming zero.
-    code = ("import autoencoders.{}, torch; x = torch.full((1 << 22,), 1e-39); "
-            "print(int(((x * 1.0) != 0).sum()))")
-    assert _run_python(code.format("train")) == "0"
-    assert _run_python(code.format("latent")) == "0"
+    # default mode, part of the product would stay denormal instead of becoming zero. A stage imports
+    # torch at the top and hands its main to runtime.run, which sets the modes before main computes
+    # (torch creates its workers at the first parallel operation, which copy the mode then).
+    code = (
+        "import torch; from autoencoders import runtime; x = lambda: torch.full((1 << 22,), 1e-39); "
+        "runtime.run(lambda: print(int(((x() * 1.0) != 0).sum()), torch.are_deterministic_algorithms_enabled()))"
+    )
+    assert _run_python(code) == "0 True"
+    assert _run_python("import torch; x = torch.full((1 << 22,), 1e-39); print(int(((x * 1.0) != 0).sum()))") != "0"

@@ -1,10 +1,12 @@
 """Model registry: family name -> class. A checkpoint stores (family, arch, weights) and nothing else."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import checkpoints
-from ..checkpoints import CheckpointError, save as save_checkpoint  # noqa: F401 (part of this interface)
+from ..checkpoints import CheckpointError
+from ..checkpoints import save as save_checkpoint
 from .base import Autoencoder
 from .conv import ConvAutoencoder
 from .convnet import ConvNetAutoencoder
@@ -13,9 +15,16 @@ from .mlp import MLPAutoencoder
 from .pca import PCA
 from .vae import VAE
 
+__all__ = ["FAMILIES", "Autoencoder", "CheckpointError", "build", "load_checkpoint", "save_checkpoint"]
+
 FAMILIES: dict[str, type[Autoencoder]] = {
-    "mlp": MLPAutoencoder, "conv": ConvAutoencoder, "convnet": ConvNetAutoencoder, "vae": VAE, "pca": PCA,
-    "ksparse": KSparseAutoencoder}
+    "mlp": MLPAutoencoder,
+    "conv": ConvAutoencoder,
+    "convnet": ConvNetAutoencoder,
+    "vae": VAE,
+    "pca": PCA,
+    "ksparse": KSparseAutoencoder,
+}
 
 
 def build(family: str, arch: dict) -> Autoencoder:

@@ -1,12 +1,20 @@
 """The interface every autoencoder shares, so later stages never ask which variant they hold."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "elu": nn.ELU, "gelu": nn.GELU, "none": nn.Identity}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "prelu": nn.PReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "none": nn.Identity,
+}
 LOSSES = ("mse", "bce")
 
 
@@ -24,21 +32,22 @@ def check_positive(name: str, value) -> None:
 class Autoencoder(nn.Module):
     """encode(x) -> z; decode(z) -> x_hat in [0, 1]; loss(x) -> (scalar, parts).
 
-    x is a float batch (N, 1, 28, 28) in [0, 1]. Subclasses implement `encode` and `decoder_output`,
-    which returns logits when `output == "sigmoid"` (so BCE can use the stable logits form) and
-    pixel values otherwise (clamped to [0, 1] by `decode`, as the notebooks' linear outputs are unbounded).
+    x is a float batch (N, 1, 28, 28) in [0, 1]. Subclasses build `encoder` and `decoder`, and override
+    `encode` and `decoder_output` where the modules need the batch reshaped. `decoder_output` returns
+    logits when `output == "sigmoid"` (so BCE can use the stable logits form) and pixel values otherwise
+    (clamped to [0, 1] by `decode`, as the notebooks' linear outputs are unbounded).
     """
 
     latent_dim: int
     output: str = "sigmoid"
-    recon: str = "mse"
+    loss_name: str = "mse"  # the reconstruction loss: arch key `loss`, one of LOSSES
     trainable = True  # False for closed-form models (PCA), which implement fit(x) instead
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # families whose encoder takes images as they are
+        return self.encoder(x)
 
-    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:  # and whose decoder gives them back so
+        return self.decoder(z)
 
     def project(self, z: torch.Tensor) -> torch.Tensor:
         """Map any point onto the set of codes the encoder can produce (identity but for the sphere)."""
@@ -55,27 +64,27 @@ class Autoencoder(nn.Module):
     def decode_codes(self, codes, batch_size: int = 1000) -> torch.Tensor:
         """Images (N, 1, 28, 28) for latent points (array-like (N, d)), projected onto the code set first."""
         z = self.project(torch.as_tensor(codes, dtype=torch.float32))
-        return torch.cat([self.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+        return torch.cat([self.decode(z[i : i + batch_size]) for i in range(0, len(z), batch_size)])
 
     def reconstruction_loss(self, out: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        if self.recon == "bce":
+        if self.loss_name == "bce":
             return F.binary_cross_entropy_with_logits(out, x, reduction=reduction)
         x_hat = torch.sigmoid(out) if self.output == "sigmoid" else out
         return F.mse_loss(x_hat, x, reduction=reduction)
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         value = self.reconstruction_loss(self.decoder_output(self.encode(x)), x)
-        return value, {self.recon: value.item()}
+        return value, {self.loss_name: value.item()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
 
-def check_output_loss(output: str, recon: str, recon_key: str = "loss") -> None:
+def check_output_loss(output: str, loss: str) -> None:
     check_choice("output", output, ("sigmoid", "linear"))
-    check_choice(recon_key, recon, LOSSES)
-    if recon == "bce" and output != "sigmoid":
-        raise ValueError(f"{recon_key}: bce needs output: sigmoid (a linear output is not a probability)")
+    check_choice("loss", loss, LOSSES)
+    if loss == "bce" and output != "sigmoid":
+        raise ValueError("loss: bce needs output: sigmoid (a linear output is not a probability)")
 
 
 def mlp(sizes: list[int], activation: str, last_activation: str | None = None) -> nn.Sequential:
@@ -102,7 +111,7 @@ def reconstruction_errors(model: Autoencoder, x: torch.Tensor, batch_size: int =
     model.eval()
     sq, sq_unclipped, bce = 0.0, 0.0, 0.0
     for start in range(0, len(x), batch_size):
-        batch = x[start:start + batch_size]
+        batch = x[start : start + batch_size]
         z = model.encode(batch)
         x_hat = model.decode(z)
         sq += (x_hat - batch).pow(2).sum().item()
@@ -110,8 +119,12 @@ def reconstruction_errors(model: Autoencoder, x: torch.Tensor, batch_size: int =
         sq_unclipped += (unclipped - batch).pow(2).sum().item()
         bce += F.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), batch, reduction="sum").item()
     pixels = x[0].numel()
-    return {"sq_error_per_image": sq / len(x), "mse_per_pixel": sq / (len(x) * pixels),
-            "bce_per_pixel": bce / (len(x) * pixels), "sq_error_per_image_unclipped": sq_unclipped / len(x)}
+    return {
+        "sq_error_per_image": sq / len(x),
+        "mse_per_pixel": sq / (len(x) * pixels),
+        "bce_per_pixel": bce / (len(x) * pixels),
+        "sq_error_per_image_unclipped": sq_unclipped / len(x),
+    }
 
 
 @torch.no_grad()
@@ -125,6 +138,8 @@ def collapse_warning(variant: str, split: str, sq_error: float, mean_image_error
     """A warning when the model does hardly better than the mean image, else None."""
     if sq_error < (1 - COLLAPSE_MARGIN) * mean_image_error:
         return None
-    return (f"warning: variant {variant} has collapsed to the mean image: {split} squared error per image "
-            f"{sq_error:.3f}, the mean training image's {mean_image_error:.3f} (within "
-            f"{COLLAPSE_MARGIN:.0%}); its codes carry almost nothing about the input")
+    return (
+        f"warning: variant {variant} has collapsed to the mean image: {split} squared error per image "
+        f"{sq_error:.3f}, the mean training image's {mean_image_error:.3f} (within "
+        f"{COLLAPSE_MARGIN:.0%}); its codes carry almost nothing about the input"
+    )

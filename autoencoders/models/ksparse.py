@@ -4,6 +4,7 @@ One linear layer into `latent_dim` units keeps only the k largest (ReLU) activat
 the decoder is the same weight matrix transposed (tied weights), as in the paper. Encoding for
 downstream use keeps alpha * k units, the paper's trick for features that classify better.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,7 @@ class KSparseAutoencoder(Autoencoder):
         if alpha * k > latent_dim:
             raise ValueError(f"k: alpha * k ({alpha} * {k}) must not exceed latent_dim ({latent_dim})")
         check_output_loss("sigmoid", loss)
-        self.latent_dim, self.k, self.alpha, self.recon = latent_dim, k, alpha, loss
+        self.latent_dim, self.k, self.alpha, self.loss_name = latent_dim, k, alpha, loss
         self.encoder = nn.Linear(784, latent_dim)
         self.decoder_bias = nn.Parameter(torch.zeros(784))
 
@@ -38,4 +39,4 @@ class KSparseAutoencoder(Autoencoder):
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         value = self.reconstruction_loss(self.decoder_output(self.sparse_code(x, self.k)), x)
-        return value, {self.recon: value.item()}
+        return value, {self.loss_name: value.item()}

@@ -1,4 +1,5 @@
 """Fully connected autoencoders: the mlp, deep2d, prelu and sphere notebooks' models."""
+
 from __future__ import annotations
 
 import torch
@@ -15,9 +16,17 @@ class MLPAutoencoder(Autoencoder):
     sphere=True then projects codes onto the unit sphere (the spherical-latent notebook's S2).
     """
 
-    def __init__(self, latent_dim: int, hidden: list[int], activation: str = "relu",
-                 latent_activation: str = "none", output: str = "sigmoid", loss: str = "mse",
-                 init: str = "default", sphere: bool = False):
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden: list[int],
+        activation: str = "relu",
+        latent_activation: str = "none",
+        output: str = "sigmoid",
+        loss: str = "mse",
+        init: str = "default",
+        sphere: bool = False,
+    ):
         super().__init__()
         check_positive("latent_dim", latent_dim)
         check_positive("hidden", hidden)
@@ -25,7 +34,7 @@ class MLPAutoencoder(Autoencoder):
         check_choice("latent_activation", latent_activation, ACTIVATIONS)
         check_choice("init", init, ("default", "kaiming_normal"))
         check_output_loss(output, loss)
-        self.latent_dim, self.output, self.recon, self.sphere = latent_dim, output, loss, sphere
+        self.latent_dim, self.output, self.loss_name, self.sphere = latent_dim, output, loss, sphere
         self.encoder = mlp([784, *hidden, latent_dim], activation, latent_activation)
         self.decoder = mlp([latent_dim, *reversed(hidden), 784], activation)
         if init == "kaiming_normal":  # as the prelu notebook: every Linear but the output layer

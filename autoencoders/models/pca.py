@@ -1,4 +1,5 @@
 """PCA behind the autoencoder interface: the linear baseline Hinton & Salakhutdinov (2006) compare against."""
+
 from __future__ import annotations
 
 import torch

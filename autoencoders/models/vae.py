@@ -1,4 +1,5 @@
 """The VAE notebook's model: 784-64-32-(mu, logvar), decoder d-32-64-784, loss = reconstruction + beta * KL."""
+
 from __future__ import annotations
 
 import torch
@@ -7,14 +8,16 @@ from .base import Autoencoder, check_output_loss, check_positive, mlp
 
 
 class VAE(Autoencoder):
-    def __init__(self, latent_dim: int, hidden: list[int], recon: str = "mse", beta: float = 1.0):
+    RENAMED_ARGS = {"recon": "loss"}  # loss was `recon` to v0.1.0: old params and checkpoints still load
+
+    def __init__(self, latent_dim: int, hidden: list[int], loss: str = "mse", beta: float = 1.0):
         super().__init__()
         check_positive("latent_dim", latent_dim)
         check_positive("hidden", hidden)
-        check_output_loss("sigmoid", recon, recon_key="recon")
+        check_output_loss("sigmoid", loss)
         if beta < 0:
             raise ValueError(f"beta: must be >= 0, got {beta}")
-        self.latent_dim, self.recon, self.beta = latent_dim, recon, beta
+        self.latent_dim, self.loss_name, self.beta = latent_dim, loss, beta
         self.encoder = mlp([784, *hidden, 2 * latent_dim], "relu")
         self.decoder = mlp([latent_dim, *reversed(hidden), 784], "relu")
 
