@@ -165,6 +165,7 @@ def make_project(path: Path, source: Path, variants: list[str] | None = None) ->
     run(["git", "config", "user.name", "test"], path)
     run(["dvc", "init", "-q"], path)
     shutil.copytree(ROOT / ".dvc" / "plots", path / ".dvc" / "plots")  # the custom plot template
+    shutil.copy(ROOT / ".dvc" / "config", path / ".dvc" / "config")  # the repository's settings: analytics off
     params = tiny_params(source, variants)
     params["judge"]["epochs"] = 2
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
