@@ -143,6 +143,8 @@ def champion(args) -> None:
     if args.from_metrics:
         if args.variant:
             raise UsageError("champion: give either VARIANT STATE or --from-metrics, not both")
+        if not args.from_metrics.is_file():
+            raise UsageError(f"--from-metrics: {args.from_metrics} not found (`dvc repro` writes it)")
         held = rule.from_metrics(io.read_json(args.from_metrics))
     elif not args.state:
         raise UsageError("champion: give VARIANT STATE (a DVC experiment's name, or workspace), or --from-metrics")

@@ -86,7 +86,8 @@ def test_the_champion_command_moves_the_alias_and_the_reports_figure(store):
     assert cli.main(["champion", "mlp", "exp-b"]) == 0
     assert client.get_model_version_by_alias(registry.model_name("mlp"), "champion").version == better.version
     assert io.read_json("reports/champion.json")["values"] == {"mlp": 8.5, "pca": 12.5}
-    assert cli.main(["champion", "mlp"]) != 0  # a variant without a state
+    assert cli.main(["champion", "mlp"]) == 1  # a variant without a state
+    assert cli.main(["champion", "--from-metrics", "nowhere.json"]) == 1
 
 
 def test_another_branchs_workspace_takes_no_alias(store):
