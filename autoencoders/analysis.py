@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import data, densities, explore, generation, latent, params, plots
+from .images import to_bytes
 from .models.base import collapse_warning, mean_image_sq_error, reconstruction_errors
 
 INTERPOLATION_PAIRS, INTERPOLATION_STEPS = 8, 10
@@ -135,11 +136,10 @@ def gallery_arrays(
     with torch.no_grad():
         recon = model.decode(model.encode(test_x[picks])).squeeze(1).numpy()
     generated = samples.reshape(digits, -1, 28, 28)[:, :GALLERY_PER_DIGIT].reshape(-1, 28, 28)
-    as_bytes = lambda images: np.clip(np.rint(np.asarray(images) * 255), 0, 255).astype(np.uint8)
     return {
-        "test_images": as_bytes(test_x[picks].squeeze(1).numpy()),
-        "reconstructions": as_bytes(recon),
-        "generated": as_bytes(generated),
+        "test_images": to_bytes(test_x[picks].squeeze(1).numpy()),
+        "reconstructions": to_bytes(recon),
+        "generated": to_bytes(generated),
         "map": view.flat,
         "map_labels": labels[view.index],
         "map_axes": np.array(view.axes),

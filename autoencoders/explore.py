@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .images import to_bytes
+
 EXPLORED = 2000  # test codes drawn (and mapped by t-SNE): about 3 s of t-SNE on 2 cores
 GRID = (40, 40)  # decoded points of a 2-d latent: rows x columns
 SPHERE_GRID = (40, 60)  # of the sphere: theta (pole to pole) x phi (once around)
@@ -98,7 +100,7 @@ def sprite(images: np.ndarray, cols: int) -> str:
 
     rows = -(-len(images) // cols)
     pixels = np.zeros((rows * cols, 28, 28), np.uint8)
-    pixels[: len(images)] = np.clip(np.rint(np.asarray(images) * 255), 0, 255)
+    pixels[: len(images)] = to_bytes(images)
     sheet = pixels.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
     buf = io.BytesIO()
     Image.fromarray(sheet, mode="L").save(buf, format="PNG")  # zlib's default level: 9 took 9x as long for 4% less

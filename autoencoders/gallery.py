@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import plots
+from .images import tiled
 
 # beside each variant's results (reports/variants/V/, dvc.yaml spells the same names): the variant's part
 # of the gallery, and its latent explorer, which the report links. Here rather than in layout.py, which
@@ -29,7 +30,7 @@ def digit_rows(rows: dict[str, np.ndarray], title: str):
     tiles = np.zeros((len(rows) * cols, 28, 28))
     for r, images in enumerate(rows.values()):
         tiles[r * cols : r * cols + len(images)] = images / 255.0
-    canvas = plots.tiled(tiles, len(rows))
+    canvas = tiled(tiles, len(rows))
     height, width = canvas.shape[0] * SCALE / DPI, canvas.shape[1] * SCALE / DPI
     fig = plots.plt.figure(figsize=(width + LABEL_WIDTH, height + 0.45))
     ax = fig.add_axes((LABEL_WIDTH / (width + LABEL_WIDTH), 0, width / (width + LABEL_WIDTH), height / (height + 0.45)))

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import ticker
 
+from .images import tiled
 from .io import atomic_path
 
 
@@ -18,16 +19,6 @@ def save(fig, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-
-
-def tiled(images: np.ndarray, rows: int) -> np.ndarray:
-    """images (rows * cols, 28, 28) tiled row by row, one pixel of white between them."""
-    cols = len(images) // rows
-    canvas = np.ones((rows * 29 - 1, cols * 29 - 1))
-    for i, img in enumerate(images[: rows * cols]):
-        r, c = divmod(i, cols)
-        canvas[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = img
-    return canvas
 
 
 def image_grid(images: np.ndarray, rows: int, row_labels: list[str] | None = None, title: str = ""):

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import UserError
+from .images import tiled, to_bytes
 from .params import ParamsError, TrainParams
 
 
@@ -117,11 +118,7 @@ def reconstruction_strip(model: torch.nn.Module, images: torch.Tensor) -> np.nda
         pair = torch.cat([x, model(x)]).squeeze(1).float().cpu().numpy()
     finally:
         model.train(was_training)
-    canvas = np.ones((2 * 29 - 1, len(x) * 29 - 1))
-    for i, img in enumerate(pair):
-        r, c = divmod(i, len(x))
-        canvas[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = img
-    return (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
+    return to_bytes(tiled(pair, rows=2))
 
 
 def fit(

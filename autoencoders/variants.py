@@ -1,5 +1,6 @@
 """One variant of params.yaml built, trained and measured on the validation split (the train@V stage).
-Apart from train.py, which the judge runs too: an edit to a model family re-runs no judge."""
+Kept apart from train.py, the training loop the judge runs too, so that an edit to a model family
+does not re-run the judge."""
 
 from __future__ import annotations
 
