@@ -137,6 +137,15 @@ class Chromium:
             raise BrowserError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def text_with(self, needle: str, timeout: float = 30) -> str:
+        """The page's text once it holds needle (a single-page app renders after its load event)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.evaluate("document.body ? document.body.innerText : ''")
+            if needle in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.25)
+
     def mouse(self, kind: str, x: float, y: float, button: str = "none") -> None:
         """kind: mouseMoved, mousePressed or mouseReleased, at page coordinates."""
         extra = {"button": button, "clickCount": 1} if button != "none" else {}
