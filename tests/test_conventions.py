@@ -24,13 +24,12 @@ def test_every_stage_enters_through_runtime_run():
 def test_no_library_function_seeds_or_sets_a_global_but_the_allowed_ones():
     found = set()
     for path in sorted((ROOT / "autoencoders").rglob("*.py")):
-        tree = ast.parse(path.read_text())
+        source = path.read_text()
+        tree = ast.parse(source)
         for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and GLOBAL_SEEDING.search(
-                ast.get_source_segment(path.read_text(), node)
-            ):
+            if isinstance(node, ast.FunctionDef) and GLOBAL_SEEDING.search(ast.get_source_segment(source, node)):
                 found.add((path.relative_to(ROOT).as_posix(), node.name))
         module_level = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
         for node in module_level:  # at import: the process's mode would depend on which modules were imported
-            assert not GLOBAL_SEEDING.search(ast.get_source_segment(path.read_text(), node) or ""), path
+            assert not GLOBAL_SEEDING.search(ast.get_source_segment(source, node) or ""), path
     assert found <= ALLOWED
