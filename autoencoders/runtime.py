@@ -24,7 +24,10 @@ def configure_torch() -> None:
     import torch
 
     torch.set_flush_denormal(True)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms also sets inductor's flag, and importing inductor's config
+    # imports torch._dynamo: 2 s in every stage, for a flag that only torch.compile reads and no stage
+    # compiles. The flag eager operations read is this one, set the same way.
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 def run(main: Callable[[], object]) -> None:

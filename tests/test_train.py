@@ -125,14 +125,16 @@ def _run_python(code: str) -> str:
     return run([sys.executable, "-c", code], ROOT).stdout.strip()
 
 
-def test_every_stage_flushes_denormals_in_every_worker_thread():
+def test_every_stage_flushes_denormals_in_every_worker_thread_and_is_deterministic():
     # A tensor large enough for torch to split across its worker threads: if any thread kept the
     # default mode, part of the product would stay denormal instead of becoming zero. A stage imports
     # torch at the top and hands its main to runtime.run, which sets the modes before main computes
     # (torch creates its workers at the first parallel operation, which copy the mode then).
+    # Setting the deterministic mode costs no import of torch._dynamo (2 s; runtime.configure_torch).
     code = (
-        "import torch; from autoencoders import runtime; x = lambda: torch.full((1 << 22,), 1e-39); "
-        "runtime.run(lambda: print(int(((x() * 1.0) != 0).sum()), torch.are_deterministic_algorithms_enabled()))"
+        "import sys, torch; from autoencoders import runtime; x = lambda: torch.full((1 << 22,), 1e-39); "
+        "runtime.run(lambda: print(int(((x() * 1.0) != 0).sum()), torch.are_deterministic_algorithms_enabled(), "
+        "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._dynamo' in sys.modules))"
     )
-    assert _run_python(code) == "0 True"
+    assert _run_python(code) == "0 True True False"
     assert _run_python("import torch; x = torch.full((1 << 22,), 1e-39); print(int(((x * 1.0) != 0).sum()))") != "0"
