@@ -43,13 +43,13 @@ def main() -> None:
         loader="tensor",
     )
     fit(model, train, val, cfg, seed=p.seed, name="judge")
+    outputs = {name: judge.judge_outputs(model, x) for name, (x, _) in (("val", val), ("test", test))}  # judged once
     accuracy = {
-        name: float((judge.judge_outputs(model, x)[0] == y.cpu().numpy()).mean())
-        for name, (x, y) in (("val", val), ("test", test))
+        name: float((outputs[name][0] == y.cpu().numpy()).mean()) for name, (_, y) in (("val", val), ("test", test))
     }
-    features = judge.judge_outputs(model, test[0])[1]
+    features = outputs["test"][1]
     mean, cov = judge.feature_stats(features)
-    val_mean, val_cov = judge.feature_stats(judge.judge_outputs(model, val[0])[1])
+    val_mean, val_cov = judge.feature_stats(outputs["val"][1])
     radii = judge.knn_radii(torch.from_numpy(features).float(), judge.MANIFOLD_K).numpy()
     checkpoints.save(model, args.model)
     data.save_npz(
