@@ -102,11 +102,13 @@ def analyze(
     images = {s: data.images_tensor(a["images"]) for s, a in splits.items()}
     frame, emb = latent.embed_splits(model, {s: (images[s], a["labels"], a["index"]) for s, a in splits.items()})
     densities.check(cfg.density, latent.codes_on_sphere(emb["train"][0]), name)  # before the long part
-    recon_metrics, warning = reconstruction(name, model, images.pop("train"), images["test"])  # train: its mean
     codes, labels = emb["test"]
-    view, page = explore.explorer(name, model, images["test"], codes, labels, latent.codes_on_sphere(codes), seed)
-    pictures = figures(name, model, images["test"], codes, labels, history, view)
+    view_ahead = explore.latent_view_ahead(codes, latent.codes_on_sphere(codes), seed)  # t-SNE beside the study
+    recon_metrics, warning = reconstruction(name, model, images.pop("train"), images["test"])  # train: its mean
     gen_metrics, density_arrays, shown = generation.study(name, model, emb, referee, reference, floor, cfg, seed)
+    view = view_ahead()
+    page = explore.explorer(name, model, images["test"], codes, labels, view)
+    pictures = figures(name, model, images["test"], codes, labels, history, view)
     chosen = gen_metrics["density"]
     digits = sorted(set(emb["train"][1].tolist()))
     samples = generation.samples_figure(name, shown, chosen, digits)

@@ -14,6 +14,11 @@ import base64
 import html
 import io
 import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,19 +58,61 @@ def neighbour_map(codes: np.ndarray, seed: int) -> np.ndarray:
         return tsne.fit_transform(codes.astype(np.float64)).astype(np.float32)
 
 
-def latent_view(codes: np.ndarray, on_sphere: bool, seed: int, limit: int = EXPLORED) -> LatentView:
-    """The drawn subsample of the test codes (n, d) and its 2-d placement."""
+def neighbour_map_ahead(codes: np.ndarray, seed: int) -> Callable[[], np.ndarray]:
+    """neighbour_map, started now in a process of its own; call the result for the map.
+
+    t-SNE keeps one core busy for seconds; analyze@V has its own work for the other core meanwhile
+    (the densities' fits, judging). A process, not a thread, so that the one-thread limit stays its
+    own; the map is the same, bit for bit (tests/test_explore.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="neighbour-map-"))
+    np.save(folder / "codes.npy", codes)
+    worker = "import sys; from autoencoders import explore; explore.neighbour_map_files(*sys.argv[1:])"
+    child = subprocess.Popen([sys.executable, "-c", worker, str(folder), str(seed)], stderr=subprocess.PIPE, text=True)
+
+    def result() -> np.ndarray:
+        try:
+            _, err = child.communicate()
+            if child.returncode:
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit status {child.returncode}"
+                raise RuntimeError(f"t-SNE of the latent map failed: {last}")
+            return np.load(folder / "map.npy")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return result
+
+
+def neighbour_map_files(folder: str, seed: str) -> None:
+    """The worker of neighbour_map_ahead: FOLDER/codes.npy in, FOLDER/map.npy out."""
+    np.save(Path(folder) / "map.npy", neighbour_map(np.load(Path(folder) / "codes.npy"), int(seed)))
+
+
+def latent_view_ahead(codes: np.ndarray, on_sphere: bool, seed: int, limit: int = EXPLORED) -> Callable[[], LatentView]:
+    """The drawn subsample of the test codes (n, d) and its 2-d placement, as latent_view: a t-SNE map
+    is started now (neighbour_map_ahead) and collected when the result is called."""
     from .plots import subsample, to_sphere_angles
 
     index = subsample(len(codes), limit, seed)
     z = codes[index]
     if on_sphere and z.shape[1] == 3:
-        return LatentView(index, z, to_sphere_angles(z).astype(np.float32), ("phi", "theta"), "sphere")
+        view = LatentView(index, z, to_sphere_angles(z).astype(np.float32), ("phi", "theta"), "sphere")
+        return lambda: view
     if z.shape[1] <= 2:
         flat = z if z.shape[1] == 2 else np.c_[z, np.zeros(len(z), np.float32)]
-        return LatentView(index, flat, flat, ("z0", "z1"), "plane")
-    flat = neighbour_map(z, seed)
-    return LatentView(index, flat, flat, ("t-SNE 1", "t-SNE 2"), "map")
+        view = LatentView(index, flat, flat, ("z0", "z1"), "plane")
+        return lambda: view
+    mapped = neighbour_map_ahead(z, seed)
+
+    def view() -> LatentView:
+        flat = mapped()
+        return LatentView(index, flat, flat, ("t-SNE 1", "t-SNE 2"), "map")
+
+    return view
+
+
+def latent_view(codes: np.ndarray, on_sphere: bool, seed: int, limit: int = EXPLORED) -> LatentView:
+    """The drawn subsample of the test codes (n, d) and its 2-d placement."""
+    return latent_view_ahead(codes, on_sphere, seed, limit)()
 
 
 def grid_points(view: LatentView) -> tuple[np.ndarray, dict] | None:
@@ -177,12 +224,9 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; max-width: 1100px; }}
 """
 
 
-def explorer(
-    name: str, model, test_x, codes: np.ndarray, labels: np.ndarray, on_sphere: bool, seed: int
-) -> tuple[LatentView, str]:
-    """(the drawn codes' placement, the explorer page) of one variant: test_x (N, 1, 28, 28) tensor,
-    codes (N, d) and labels (N,) of the test split."""
-    view = latent_view(codes, on_sphere, seed)
+def explorer(name: str, model, test_x, codes: np.ndarray, labels: np.ndarray, view: LatentView) -> str:
+    """The explorer page of one variant: test_x (N, 1, 28, 28) tensor, codes (N, d) and labels (N,) of
+    the test split; view: where the drawn codes sit (latent_view)."""
     recons = model.decode_codes(codes[view.index]).squeeze(1).numpy()
     ahead = grid_points(view)
     decoded, grid = (None, None) if ahead is None else (model.decode_codes(ahead[0]).squeeze(1).numpy(), ahead[1])
@@ -192,6 +236,4 @@ def explorer(
         "map": f"{codes.shape[1]}-d codes placed in 2-d by t-SNE",
     }[view.mode]
     caption = f"{len(view.index):,} of the {len(codes):,} test codes, coloured by digit: {shape}."
-    return view, page(
-        name, caption, view, labels[view.index], test_x[view.index].squeeze(1).numpy(), recons, decoded, grid
-    )
+    return page(name, caption, view, labels[view.index], test_x[view.index].squeeze(1).numpy(), recons, decoded, grid)

@@ -33,6 +33,12 @@ def tsne_default_threads(codes: np.ndarray, seed: int) -> np.ndarray:
     ).fit_transform(codes.astype(np.float64))
 
 
+def explored(name, model, x, codes, labels, sphere, seed):
+    """(the view, the explorer page): what analyze@V computes for its explorer, the map waited for."""
+    view = explore.latent_view(codes, sphere, seed)
+    return view, explore.explorer(name, model, x, codes, labels, view)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
@@ -51,7 +57,7 @@ def main() -> None:
         codes = latent.load_embeddings(f"data/embeddings/{name}.parquet")["test"][0]
         model = models.load_checkpoint(layout.model_file("models", name))
         sphere = latent.codes_on_sphere(codes)
-        spent, (view, page) = seconds(lambda: explore.explorer(name, model, x, codes, test["labels"], sphere, p.seed))
+        spent, (view, page) = seconds(lambda: explored(name, model, x, codes, test["labels"], sphere, p.seed))
         total += spent
         drawn = codes[view.index]
         tsne = base = pca = "-"

@@ -32,6 +32,18 @@ def test_codes_above_three_dimensions_are_placed_by_tsne_the_same_way_every_time
     assert (labels[nearest] == labels).mean() > 0.9
 
 
+def test_the_map_drawn_in_a_process_of_its_own_is_the_same_bits_as_in_this_one():
+    codes, _ = clustered_codes(300, 12)
+    ahead = explore.neighbour_map_ahead(codes, seed=3)
+    assert np.array_equal(ahead(), explore.neighbour_map(codes, seed=3))
+
+
+def test_a_failed_map_process_is_one_clear_error():
+    ahead = explore.neighbour_map_ahead(np.zeros((5, 12), np.float32), seed=0)  # fewer codes than t-SNE's perplexity
+    with pytest.raises(RuntimeError, match="t-SNE of the latent map failed: .*perplexity"):
+        ahead()
+
+
 def test_two_dimensional_and_spherical_codes_are_drawn_as_they_are():
     codes, _ = clustered_codes(50, 2)
     plane = explore.latent_view(codes, on_sphere=False, seed=0)
@@ -66,7 +78,8 @@ def two_d_page(tmp_path):
     x = torch.rand(300, 1, 28, 28)
     with torch.no_grad():
         codes = model.encode(x).numpy()
-    _, page = explore.explorer("tiny2d", model, x, codes, np.arange(300) % 10, on_sphere=False, seed=0)
+    view = explore.latent_view(codes, on_sphere=False, seed=0)
+    page = explore.explorer("tiny2d", model, x, codes, np.arange(300) % 10, view)
     path = tmp_path / "explorer.html"
     path.write_text(page)
     return path, page
