@@ -89,6 +89,7 @@ class ClassifyParams:
     head_batch_size: Positive
     head_lr: PositiveFloat
     probe_c: Annotated[list[PositiveFloat], Field(min_length=1)]
+    probe_tolerance: Annotated[float, Field(ge=0)]  # per code (classifiers.fit_logistic); 0: never met
     knn_k: Annotated[list[Positive], Field(min_length=1)]
     knn_neighbours: Positive  # found once per variant by classify; each k <= it
     kmeans_restarts: Positive

@@ -42,6 +42,7 @@ CLASSIFY = params.ClassifyParams(
     head_batch_size=25,
     head_lr=1e-2,
     probe_c=[0.1, 1.0],
+    probe_tolerance=1e-4,
     knn_k=[1],
     knn_neighbours=1,
     kmeans_restarts=1,
@@ -56,6 +57,24 @@ def test_each_registered_classifier_beats_chance_with_a_setting_from_its_grid(na
     metrics = scoring.classification_metrics(predict(z_test), y_test)
     assert metrics["accuracy"] > 0.9 and chosen in choices
     assert set(metrics["per_digit"]) == {str(d) for d in range(10)}
+
+
+def test_the_probe_stops_once_no_gradient_entry_per_code_exceeds_its_tolerance():
+    z, labels = separable_codes(200, 20, 1, spread=3.0)  # overlapping digits: no solution in a few steps
+    x, y = torch.from_numpy(z), torch.from_numpy(labels)
+
+    def fitted(tolerance):
+        with classifiers.seeded(0):
+            linear = torch.nn.Linear(20, 10)
+        iterations = classifiers.fit_logistic(linear, x, y, 1.0, tolerance)
+        loss = torch.nn.functional.cross_entropy(linear(x), y) + linear.weight.pow(2).sum() / (2 * len(x))
+        return iterations, torch.autograd.grad(loss, list(linear.parameters())), linear(x).argmax(1)
+
+    loose_iterations, loose_grads, loose_predictions = fitted(1e-3)
+    never_iterations, _, never_predictions = fitted(0.0)
+    assert max(g.abs().max().item() for g in loose_grads) <= 1e-3
+    assert loose_iterations < never_iterations == classifiers.PROBE_MAX_ITER
+    assert (loose_predictions == never_predictions).float().mean() > 0.98
 
 
 def test_knn_votes_among_neighbours_found_once():

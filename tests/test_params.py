@@ -63,6 +63,7 @@ def test_default_params_load_into_typed_objects():
         ("train.device", "gpu", "train.device: must be auto, cpu, mps, cuda or cuda:N, got 'gpu'"),
         ("variants.mlp.device", "tpu", "variants.mlp.device: must be auto, cpu, mps, cuda or cuda:N, got 'tpu'"),
         ("classify.probe_c", [], "classify.probe_c: must list at least 1 value, got []"),
+        ("classify.probe_tolerance", -1e-4, "classify.probe_tolerance: must be >= 0, got -0.0001"),
         ("classify.knn_k", [], "classify.knn_k: must list at least 1 value, got []"),
         ("variants.a/b", {"family": "pca", "latent_dim": 3}, "variants.a/b: a variant name may hold only letters"),
         # the families' own checks, named by their full key
