@@ -26,6 +26,7 @@ from benchmarks.pipeline import table as pipeline_table
 EXPERIMENTS = {  # name -> the -S overrides of one experiment
     "one variant": ["variants.mlp.latent_dim=32"],
     "classify": ["classify.knn_k=[1,3]"],
+    "samples": ["gaussians.samples_per_digit=500"],
 }
 
 
