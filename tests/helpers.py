@@ -107,7 +107,18 @@ def run_queue(project: Path, names: list[str], jobs: int, env: dict | None = Non
     )
     run(["dvc", "queue", "stop", "--kill"], project, env, check=False)  # the idle workers
     assert not logs, f"queue after {seconds:.0f} s:\n{status}\n{logs}"
+    # A worker that fails to fetch its result into the repository logs it and still reports Success;
+    # `dvc exp apply NAME` would then apply the queued params alone, silently. Say so here instead.
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], project).stdout.split()
+    uncollected = [n for n in names if not any(r.endswith(f"/{n}") for r in refs)]
+    assert not uncollected, f"DVC reports Success but holds no ref for {uncollected}:\n{refs}\n{worker_logs(project)}"
     return seconds
+
+
+def worker_logs(project: Path, tail: int = 4000) -> str:
+    """The end of each DVC queue worker's own log (where a failed collection is reported)."""
+    logs = sorted((project / ".dvc" / "tmp" / "exps" / "celery").glob("*.out"))
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in logs)
 
 
 TINY_OVERRIDES = {"epochs": 2, "batch_size": 32}

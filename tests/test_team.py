@@ -128,6 +128,8 @@ def test_two_queue_workers_log_to_the_server_and_the_remote_serves_a_second_clon
 
     # the experiment's results to the remote; a second clone pulls them and has nothing to run
     run(["dvc", "exp", "apply", "head1"], project, env)
+    applied = run(["dvc", "status"], project).stdout  # the experiment's lock and params, as one
+    assert "Data and pipelines are up to date" in applied, applied
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "head1's results"], project)
     run(["dvc", "push"], project, env)
