@@ -27,6 +27,16 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: file order within a rank
 
 
+def pytest_runtest_setup(item):
+    """Under `--dist loadgroup` each xdist worker suffixes a grouped test's id with its group, and
+    the controller sends every test of a group to one worker. pytest 9.2 ignores that suffix
+    (pytest-xdist issue 1386), and the group's tests then run at once, silently: fail them instead."""
+    grouped = getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group")
+    if grouped and "@" not in item.nodeid:
+        message = "pytest-xdist's loadgroup did not group this test: pin pytest 9.1.1 (pyproject.toml)"
+        pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture
 def chromium() -> str:
     """Headless Chromium's path; a test that needs it is skipped, with this reason, where it is missing."""
