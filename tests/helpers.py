@@ -92,8 +92,8 @@ def run_queue(project: Path, names: list[str], jobs: int, env: dict | None = Non
     while True:
         time.sleep(0.5)
         now = time.monotonic()
-        done = set(run(["git", "for-each-ref", "--format=%(refname:lstrip=-1)", "refs/exps"], project).stdout.split())
-        every = 1 if set(names) <= done else QUEUE_STATUS_EVERY  # all committed: the status follows at once
+        committed = set(names) <= experiment_refs(project)
+        every = 1 if committed else QUEUE_STATUS_EVERY  # all committed: the status follows at once
         if now - asked < every and now - start < timeout:
             continue
         status, asked = run(["dvc", "queue", "status"], project, env).stdout, now
@@ -109,10 +109,14 @@ def run_queue(project: Path, names: list[str], jobs: int, env: dict | None = Non
     assert not logs, f"queue after {seconds:.0f} s:\n{status}\n{logs}"
     # A worker that fails to fetch its result into the repository logs it and still reports Success;
     # `dvc exp apply NAME` would then apply the queued params alone, silently. Say so here instead.
-    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], project).stdout.split()
-    uncollected = [n for n in names if not any(r.endswith(f"/{n}") for r in refs)]
-    assert not uncollected, f"DVC reports Success but holds no ref for {uncollected}:\n{refs}\n{worker_logs(project)}"
+    uncollected = set(names) - (refs := experiment_refs(project))
+    assert not uncollected, f"DVC reports Success but holds no ref for {uncollected} ({refs}):\n{worker_logs(project)}"
     return seconds
+
+
+def experiment_refs(project: Path) -> set[str]:
+    """The names of the experiments whose results the repository holds (their git refs)."""
+    return set(run(["git", "for-each-ref", "--format=%(refname:lstrip=-1)", "refs/exps"], project).stdout.split())
 
 
 def worker_logs(project: Path, tail: int = 4000) -> str:
